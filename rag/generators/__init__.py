@@ -1,0 +1,49 @@
+"""Generators turn a question and numbered passages into a `Generation`; one registry entry each."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+from rag.errors import ConfigError
+from rag.types import Generation, Hit
+
+if TYPE_CHECKING:
+    from rag.embeddings import SentenceTransformerEmbeddings
+    from rag.settings import Settings
+
+
+class Generator(Protocol):
+    """Answers from passages numbered 1..n (passage i is `passages[i-1]`), citing them as [i]."""
+
+    name: str
+
+    def generate(self, question: str, passages: Sequence[Hit]) -> Generation: ...
+
+
+def _extractive(settings: Settings, embeddings: SentenceTransformerEmbeddings) -> Generator:
+    from rag.generators.extractive import ExtractiveGenerator
+
+    return ExtractiveGenerator(
+        embeddings,
+        threshold=settings.abstain_threshold,
+        max_sentences=settings.max_answer_sentences,
+        sim_weight=settings.evidence_sim_weight,
+    )
+
+
+GENERATORS: dict[str, Callable[[Settings, SentenceTransformerEmbeddings], Generator]] = {
+    "extractive": _extractive,
+}
+
+
+def load_generator(settings: Settings, embeddings: SentenceTransformerEmbeddings) -> Generator:
+    """The generator named by `settings.generator`."""
+    try:
+        factory = GENERATORS[settings.generator]
+    except KeyError:
+        known = ", ".join(sorted(GENERATORS))
+        raise ConfigError(
+            f"unknown generator {settings.generator!r}: choose one of {known} (--generator or GROUNDED_GENERATOR)"
+        ) from None
+    return factory(settings, embeddings)

@@ -1,0 +1,87 @@
+"""One typed settings object for the whole product (env prefix `GROUNDED_`; CLI flags override it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rag.errors import ConfigError
+
+
+def default_index_dir() -> Path:
+    """Where the index lives unless `--index`/`GROUNDED_INDEX` say otherwise."""
+    return Path(platformdirs.user_data_dir("grounded", appauthor=False)) / "index"
+
+
+def demo_corpus_dir() -> Path:
+    """The bundled demo corpus (four readouts/analyses of the 2025 Politburo AI study session)."""
+    return Path(__file__).resolve().parent.parent / "ingest" / "demo_corpus"
+
+
+class Settings(BaseSettings):
+    """Every knob of ingest, retrieval, generation and serving.
+
+    >>> s = Settings(top_k=3)            # or GROUNDED_TOP_K=3 in the environment
+    >>> s.with_overrides(generator="extractive").top_k
+    3
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GROUNDED_", extra="forbid", validate_assignment=True)
+
+    index: Path = Field(default_factory=default_index_dir, description="index folder")
+    embedding_model: str = Field("all-MiniLM-L6-v2", description="embedding model (see rag.embeddings)")
+    chunk_tokens: int = Field(200, ge=16, le=254, description="max word-pieces per chunk")
+    chunk_overlap: int = Field(24, ge=0, description="word-pieces shared by neighbouring chunks")
+    embed_batch_size: int = Field(64, ge=1, le=1024)
+    threads: int = Field(2, ge=1, le=64, description="torch threads for batch encoding")
+
+    top_k: int = Field(5, ge=1, le=50, description="passages the generator sees")
+    candidates: int = Field(30, ge=1, le=1000, description="depth of each retriever's list")
+    rrf_k: int = Field(60, ge=1, description="reciprocal rank fusion constant")
+    dense_weight: float = Field(1.0, ge=0.0)
+    bm25_weight: float = Field(1.0, ge=0.0)
+
+    generator: str = Field("extractive", description="answer generator (see rag.generators)")
+    # Both calibrated on eval/data/demo_questions.jsonl by `python -m eval.calibrate` (see README).
+    abstain_threshold: float = Field(0.39, description="minimum evidence score to answer (extractive)")
+    evidence_sim_weight: float = Field(0.2, ge=0.0, le=1.0, description="weight of embedding similarity vs coverage")
+    max_answer_sentences: int = Field(2, ge=1, le=10)
+
+    host: str = "127.0.0.1"
+    port: int = Field(7860, ge=0, le=65535)
+
+    # Placeholders for hosted backends; secrets never printed.
+    openai_api_key: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _cross_field_rules(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_tokens:
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_tokens ({self.chunk_tokens})"
+            )
+        if self.top_k > self.candidates:
+            raise ValueError(f"top_k ({self.top_k}) cannot exceed candidates ({self.candidates})")
+        if self.dense_weight == 0 and self.bm25_weight == 0:
+            raise ValueError("dense_weight and bm25_weight cannot both be 0")
+        return self
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """A copy with the non-None overrides applied and all rules checked again."""
+        data = self.model_dump()
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        return build_settings(**data)
+
+
+def build_settings(**values: Any) -> Settings:
+    """Build settings, turning validation errors into one readable `ConfigError`."""
+    try:
+        return Settings(**values)
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in e.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems} (check GROUNDED_* variables and flags)") from None

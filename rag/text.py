@@ -1,0 +1,86 @@
+"""Pure text helpers: sentence spans, content words and answer normalisation."""
+
+from __future__ import annotations
+
+import re
+import string
+import unicodedata
+
+# A sentence ends at . ! ? (or their CJK forms), optionally followed by closing quotes or
+# brackets, when whitespace or an upper-case letter follows ("direction.Professor" is two
+# sentences in the demo corpus). Newlines always end a sentence.
+_SENT_END = re.compile(r"(?<=[.!?。！？])[\"'”’)\]]*(?=\s|[A-Z\u4e00-\u9fff]|$)|\n+")
+_ABBREV = re.compile(r"(?:\b(?:[A-Z]|Mr|Mrs|Ms|Dr|Prof|St|No|vs|etc|e\.g|i\.e|U\.S|Jr|Sr|Inc|Ltd|Co|Fig))\.$")
+
+STOPWORDS = frozenset(
+    """a an the and or but if of to in on at by for with from as is are was were be been being this that
+    these those it its into than then there their they them he she his her we our you your i me my not no
+    do does did done have has had having which who whom whose what when where why how will would shall
+    should can could may might must about also such so up out over under again further more most other
+    some any each few both all own same too very just only one two s t during before after above below
+    between through while because until against off here once whether per via upon within without
+    tell say said according documents document text""".split()
+)
+
+_WORD = re.compile(r"[\w][\w'’\-]*", re.UNICODE)
+
+
+def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
+    """Sentence spans `(start, end)` in `text` (shifted by `offset`), whitespace trimmed, empty ones dropped."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for m in _SENT_END.finditer(text):
+        end = m.end() if not m.group().startswith("\n") else m.start()
+        if _ABBREV.search(text[start:end]) and not m.group().startswith("\n"):
+            continue
+        spans.append((start, end))
+        start = m.end()
+    spans.append((start, len(text)))
+    out = []
+    for s, e in spans:
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if e > s:
+            out.append((s + offset, e + offset))
+    return out
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens (letters, digits, inner apostrophes and hyphens); CJK runs split per character."""
+    out: list[str] = []
+    for w in _WORD.findall(text.lower()):
+        w = w.replace("’", "'").strip("'-")
+        if not w:
+            continue
+        if any("\u4e00" <= ch <= "\u9fff" for ch in w):
+            out.extend(ch for ch in w if not ch.isspace())
+        else:
+            out.append(w.removesuffix("'s"))
+    return out
+
+
+def content_words(text: str) -> list[str]:
+    """Words that carry meaning: not stop-words, not one letter."""
+    return [w for w in words(text) if w not in STOPWORDS and (len(w) > 1 or not w.isascii())]
+
+
+def stem(word: str) -> str:
+    """A light suffix stripper, enough to match 'regulations'~'regulation', 'lectured'~'lecture'."""
+    for suffix in ("ations", "ation", "ings", "ing", "ies", "ied", "ed", "es", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            base = word[: -len(suffix)]
+            return base + "y" if suffix in ("ies", "ied") else base
+    return word
+
+
+_PUNCT = set(string.punctuation) | set("“”‘’«»—–…、，。！？；：（）《》")
+
+
+def normalize_answer(text: str) -> str:
+    """SQuAD-style normalisation: NFKC, lower case, no punctuation or articles, single spaces."""
+    text = unicodedata.normalize("NFKC", text).lower().replace("’", "'")
+    text = "".join(" " if ch in _PUNCT else ch for ch in text)
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())

@@ -1,0 +1,188 @@
+"""The `grounded` command line: ingest, ask, serve, eval.
+
+    grounded ingest [PATH ...] [--prune] [--rebuild]
+    grounded ask "Who gave the lecture at the Politburo study session on AI?" [--json] [--explain]
+    grounded ask - < questions.txt
+    grounded serve [--host 127.0.0.1] [--port 7860]
+    grounded eval eval/data/demo_questions.jsonl [--out DIR]
+
+Settings come from GROUNDED_* environment variables; flags override them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rag.errors import GroundedError
+from rag.settings import Settings, build_settings, default_index_dir
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--index", type=Path, help="index folder (env GROUNDED_INDEX; default: %(default)s)",
+                        default=None)
+    retrieval = argparse.ArgumentParser(add_help=False)
+    retrieval.add_argument("-k", "--top-k", type=int, dest="top_k", help="passages the generator sees")
+    retrieval.add_argument("--generator", help="answer generator (default: extractive)")
+    retrieval.add_argument("--threshold", type=float, dest="abstain_threshold",
+                           help="evidence needed to answer (extractive)")
+
+    p = argparse.ArgumentParser(prog="grounded", description="Grounded question answering over your documents.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ing = sub.add_parser("ingest", parents=[common], help="add or update documents in the index")
+    ing.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or folders (default: demo corpus)")
+    ing.add_argument("--prune", action="store_true", help="remove indexed documents whose files are gone")
+    ing.add_argument("--rebuild", action="store_true",
+                     help="build a fresh index (current model and chunker) and swap it in")
+    ing.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    ask = sub.add_parser("ask", parents=[common, retrieval], help="answer a question with citations")
+    ask.add_argument("question", help='the question, or "-" to read one question per line from stdin')
+    ask.add_argument("--json", action="store_true", help="print one JSON object per question")
+    ask.add_argument("--explain", action="store_true", help="show each retriever's list, fusion and evidence")
+    ask.add_argument("--trace", action="store_true", help="with --json: include the full trace")
+
+    srv = sub.add_parser("serve", parents=[common, retrieval], help="the Gradio chat")
+    srv.add_argument("--host", help="interface to bind (default 127.0.0.1)")
+    srv.add_argument("--port", type=int, help="port (default 7860; 0 picks a free one)")
+
+    ev = sub.add_parser("eval", parents=[common, retrieval], help="score the pipeline on a JSONL question set")
+    ev.add_argument("file", type=Path, help="JSONL: id, question, answerable, answers, sources")
+    ev.add_argument("--out", type=Path, help="write results.jsonl and summary.json here")
+    return p
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    keys = ("index", "top_k", "generator", "abstain_threshold", "host", "port")
+    return build_settings().with_overrides(**{k: getattr(args, k, None) for k in keys})
+
+
+def _is_default_index(settings: Settings, args: argparse.Namespace) -> bool:
+    import os
+
+    return args.index is None and "GROUNDED_INDEX" not in os.environ and settings.index == default_index_dir()
+
+
+def _pipeline(settings: Settings, args: argparse.Namespace) -> Any:
+    """Open the pipeline; on first use of the default index, ingest the demo corpus into it."""
+    from rag.index import Index
+    from rag.pipeline import Pipeline
+
+    if not Index.exists(settings.index) and _is_default_index(settings, args):
+        from ingest.indexer import ingest
+
+        print(f"No index yet: ingesting the demo corpus into {settings.index}", file=sys.stderr)
+        report = ingest(None, settings, progress=True)
+        print(report.summary(), file=sys.stderr)
+    return Pipeline.from_settings(settings)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from ingest.indexer import ingest, rebuild
+
+    settings = _settings(args)
+    paths = args.paths or None
+    if args.rebuild:
+        report = rebuild(paths, settings, progress=not args.quiet)
+    else:
+        report = ingest(paths, settings, prune=args.prune, progress=not args.quiet)
+    for r in report.results:
+        if r.status != "unchanged":
+            print(f"{r.status:9} {r.path} ({r.chunks} chunks)")
+    print(report.summary())
+    return 0
+
+
+def _print_answer(answer: Any, args: argparse.Namespace) -> None:
+    if args.json:
+        print(json.dumps(answer.to_dict(include_trace=args.trace), ensure_ascii=False), flush=True)
+        if not args.explain:
+            return
+    else:
+        print(answer.text)
+        for c in answer.citations:
+            flat = " ".join(c.chunk.text.split())
+            print(f"\n[{c.n}] {c.chunk.name} (chars {c.chunk.start}–{c.chunk.end})\n    {flat[:300]}"
+                  f"{'…' if len(flat) > 300 else ''}")
+        if answer.abstained:
+            print(f"\n({answer.reason})")
+    if args.explain:
+        from rag.explain import explain
+
+        print("\n" + explain(answer), file=sys.stderr if args.json else sys.stdout)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from rag.pipeline import check_question
+
+    settings = _settings(args)
+    if args.question != "-":
+        check_question(args.question)  # fail fast, before loading models
+        _print_answer(_pipeline(settings, args).ask(args.question), args)
+        return 0
+    pipeline = _pipeline(settings, args)
+    status = 0
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            _print_answer(pipeline.ask(line), args)
+        except GroundedError as e:  # one bad line does not stop the batch
+            print(f"grounded: error: {e}", file=sys.stderr)
+            status = 2
+        if not args.json:
+            print("\n" + "─" * 60)
+    return status
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ui.app import launch
+
+    settings = _settings(args)
+    launch(_pipeline(settings, args), host=settings.host, port=settings.port)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from eval.dataset import load_questions
+    from eval.runner import format_summary, run, write_reports
+
+    settings = _settings(args)
+    questions = load_questions(args.file)
+    pipeline = _pipeline(settings, args)
+
+    def progress(i: int, n: int) -> None:
+        print(f"\r{i}/{n} questions", end="", file=sys.stderr, flush=True)
+
+    records, summary = run(pipeline, questions, progress)
+    print(file=sys.stderr)
+    print(format_summary(summary))
+    if args.out:
+        write_reports(args.out, records, summary)
+        print(f"wrote {args.out / 'results.jsonl'} and {args.out / 'summary.json'}")
+    return 0
+
+
+COMMANDS = {"ingest": cmd_ingest, "ask": cmd_ask, "serve": cmd_serve, "eval": cmd_eval}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `grounded` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except GroundedError as e:
+        print(f"grounded: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
