@@ -37,11 +37,15 @@ def load_questions(path: Path) -> list[EvalQuestion]:
             row = json.loads(line)
         except json.JSONDecodeError as e:
             raise DatasetError(f"{where}: not valid JSON ({e.msg}): one JSON object per line") from None
+        if not isinstance(row, dict):
+            raise DatasetError(f"{where}: expected a JSON object with {', '.join(REQUIRED)}")
         missing = [k for k in REQUIRED if k not in row]
         if missing:
             raise DatasetError(f"{where}: missing {', '.join(missing)}: each row needs {', '.join(REQUIRED)}")
         if not isinstance(row["answers"], list) or not isinstance(row["sources"], list):
             raise DatasetError(f"{where}: answers and sources must be lists")
+        if not isinstance(row["answerable"], bool):
+            raise DatasetError(f"{where}: answerable must be true or false, not {row['answerable']!r}")
         if row["answerable"] and not row["answers"]:
             raise DatasetError(f"{where}: answerable question with no answers: add answers or set answerable false")
         qid = str(row["id"])
@@ -49,7 +53,9 @@ def load_questions(path: Path) -> list[EvalQuestion]:
             raise DatasetError(f"{where}: duplicate id {qid!r}")
         ids.add(qid)
         out.append(
-            EvalQuestion(qid, str(row["question"]), bool(row["answerable"]), tuple(row["answers"]), tuple(row["sources"]))
+            EvalQuestion(
+                qid, str(row["question"]), bool(row["answerable"]), tuple(row["answers"]), tuple(row["sources"])
+            )
         )
     if not out:
         raise DatasetError(f"{path}: no questions in the file")

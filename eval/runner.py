@@ -1,6 +1,6 @@
 """Run a question set through the pipeline, score each answer and write reports.
 
-    grounded eval eval/data/demo_questions.jsonl --out runs/demo
+grounded eval eval/data/demo_questions.jsonl --out runs/demo
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ def score_answer(q: EvalQuestion, answer: Answer, latency_ms: float) -> dict[str
         "correct": bool(correct) if q.answerable else answer.abstained,
         "citation_supported": bool(q.answerable and contains_answer(cited_text, q.answers)),
         "source_hit": bool(q.answerable and sources_hit(passages, q.sources)),
-        "citations": [{"n": c.n, "source": Path(c.chunk.source).name, "chunk_id": c.chunk.id} for c in answer.citations],
+        "citations": [
+            {"n": c.n, "source": Path(c.chunk.source).name, "chunk_id": c.chunk.id} for c in answer.citations
+        ],
         "evidence": answer.trace.generation.get("evidence"),
         "latency_ms": latency_ms,
     }

@@ -70,9 +70,7 @@ def collect_files(paths: Sequence[Path]) -> list[Path]:
                 and not any(part.startswith(".") for part in f.relative_to(p).parts)
             )
             if not found:
-                raise IngestError(
-                    f"{p}: no files to ingest (supported types: {', '.join(supported_suffixes())})"
-                )
+                raise IngestError(f"{p}: no files to ingest (supported types: {', '.join(supported_suffixes())})")
             files.extend(found)
         else:
             loader_for(p)  # raises for unsupported types

@@ -92,7 +92,6 @@ def loader_for(path: Path) -> Loader:
     factory = LOADERS.get(path.suffix.lower())
     if factory is None:
         raise IngestError(
-            f"{path}: unsupported file type {path.suffix or '(none)'}: "
-            f"supported are {', '.join(supported_suffixes())}"
+            f"{path}: unsupported file type {path.suffix or '(none)'}: supported are {', '.join(supported_suffixes())}"
         )
     return factory()

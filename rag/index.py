@@ -152,9 +152,7 @@ class Index:
                 f"not {embedding_model!r}: {fix}"
             )
         if chunker is not None and m.chunker != chunker:
-            raise IndexMismatchError(
-                f"index at {self.root} was built with chunker {m.chunker}, not {chunker}: {fix}"
-            )
+            raise IndexMismatchError(f"index at {self.root} was built with chunker {m.chunker}, not {chunker}: {fix}")
 
     # --- dense store ---------------------------------------------------------------------
     @property

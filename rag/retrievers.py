@@ -58,9 +58,7 @@ class BM25Retriever:
     def retrieve(self, query: Query, k: int) -> RankedList:
         pairs = self.index.keyword_search(query.text, k)
         chunks = self.index.get_chunks([cid for cid, _ in pairs])
-        hits = tuple(
-            Hit(chunks[cid], rank, score) for rank, (cid, score) in enumerate(pairs, 1) if cid in chunks
-        )
+        hits = tuple(Hit(chunks[cid], rank, score) for rank, (cid, score) in enumerate(pairs, 1) if cid in chunks)
         return RankedList(self.name, hits, "BM25 (k1=1.5, b=0.75), Snowball stemming")
 
 

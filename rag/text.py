@@ -14,14 +14,15 @@ _ABBREV = re.compile(r"(?:\b(?:[A-Z]|Mr|Mrs|Ms|Dr|Prof|St|No|vs|etc|e\.g|i\.e|U\
 
 STOPWORDS = frozenset(
     """a an the and or but if of to in on at by for with from as is are was were be been being this that
-    these those it its into than then there their they them he she his her we our you your i me my not no
-    do does did done have has had having which who whom whose what when where why how will would shall
-    should can could may might must about also such so up out over under again further more most other
-    some any each few both all own same too very just only one two s t during before after above below
-    between through while because until against off here once whether per via upon within without
+    these those it its into than then there their they them he she his her we our you your i me my not
+    no do does did done have has had having which who whom whose what when where why how will would
+    shall should can could may might must about also such so up out over under again further more most
+    other some any each few both all own same too very just only one two s t during before after above
+    below between through while because until against off here once whether per via upon within without
     tell say said according documents document text""".split()
 )
 
+_ITEM_NUMBER = re.compile(r"^\s*\(?\d{1,3}[.)]$")  # "1." opening a list item is not a sentence
 _WORD = re.compile(r"[\w][\w'’\-]*", re.UNICODE)
 
 
@@ -30,8 +31,9 @@ def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     start = 0
     for m in _SENT_END.finditer(text):
-        end = m.end() if not m.group().startswith("\n") else m.start()
-        if _ABBREV.search(text[start:end]) and not m.group().startswith("\n"):
+        newline = m.group().startswith("\n")
+        end = m.start() if newline else m.end()
+        if not newline and (_ABBREV.search(text[start:end]) or _ITEM_NUMBER.match(text[start:end])):
             continue
         spans.append((start, end))
         start = m.end()
@@ -70,9 +72,9 @@ def stem(word: str) -> str:
     """A light suffix stripper, enough to match 'regulations'~'regulation', 'lectured'~'lecture'."""
     for suffix in ("ations", "ation", "ings", "ing", "ies", "ied", "ed", "es", "s"):
         if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            base = word[: -len(suffix)]
-            return base + "y" if suffix in ("ies", "ied") else base
-    return word
+            word = word[: -len(suffix)] + ("y" if suffix in ("ies", "ied") else "")
+            break
+    return word[:-1] if len(word) > 4 and word.endswith("e") else word
 
 
 _PUNCT = set(string.punctuation) | set("“”‘’«»—–…、，。！？；：（）《》")
@@ -80,7 +82,7 @@ _PUNCT = set(string.punctuation) | set("“”‘’«»—–…、，。！？
 
 def normalize_answer(text: str) -> str:
     """SQuAD-style normalisation: NFKC, lower case, no punctuation or articles, single spaces."""
-    text = unicodedata.normalize("NFKC", text).lower().replace("’", "'")
+    text = unicodedata.normalize("NFKC", text).lower().replace("’", "'").replace("'", "")
     text = "".join(" " if ch in _PUNCT else ch for ch in text)
     text = re.sub(r"\b(a|an|the)\b", " ", text)
     return " ".join(text.split())

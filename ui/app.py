@@ -28,23 +28,22 @@ def _quote(text: str, limit: int = 600) -> str:
     """Passage text as a Markdown block quote; HTML and Markdown in documents are shown, not run."""
     flat = " ".join(text.split())
     flat = flat if len(flat) <= limit else flat[: limit - 1] + "…"
-    escaped = html.escape(flat)
     for ch in "\\`*_[]#|":
-        escaped = escaped.replace(ch, "\\" + ch)
-    return "> " + escaped
+        flat = flat.replace(ch, "\\" + ch)
+    return "> " + html.escape(flat, quote=False)
 
 
 def format_reply(answer: Answer) -> str:
     """The chat message: the answer with its [n] markers, then each cited passage with its source."""
     if answer.abstained:
         closest = answer.trace.fused.hits[:3]
-        lines = [f"**{html.escape(answer.text)}**", "", f"_{html.escape(answer.reason)}_"]
+        lines = [f"**{html.escape(answer.text, quote=False)}**", "", f"_{html.escape(answer.reason, quote=False)}_"]
         if closest:
             lines += ["", "Closest passages (not enough to answer):"]
             for hit in closest:
                 lines += ["", f"**{hit.chunk.name}** (chars {hit.chunk.start}–{hit.chunk.end})", _quote(hit.chunk.text)]
         return "\n".join(lines)
-    lines = [html.escape(answer.text), "", "---", "**Sources**"]
+    lines = [html.escape(answer.text, quote=False), "", "---", "**Sources**"]
     for c in answer.citations:
         lines += ["", f"**[{c.n}]** {c.chunk.name} (chars {c.chunk.start}–{c.chunk.end})", _quote(c.chunk.text)]
     return "\n".join(lines)

@@ -24,13 +24,15 @@ from rag.settings import Settings, build_settings, default_index_dir
 
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--index", type=Path, help="index folder (env GROUNDED_INDEX; default: %(default)s)",
-                        default=None)
+    common.add_argument(
+        "--index", type=Path, help="index folder (env GROUNDED_INDEX; default: %(default)s)", default=None
+    )
     retrieval = argparse.ArgumentParser(add_help=False)
     retrieval.add_argument("-k", "--top-k", type=int, dest="top_k", help="passages the generator sees")
     retrieval.add_argument("--generator", help="answer generator (default: extractive)")
-    retrieval.add_argument("--threshold", type=float, dest="abstain_threshold",
-                           help="evidence needed to answer (extractive)")
+    retrieval.add_argument(
+        "--threshold", type=float, dest="abstain_threshold", help="evidence needed to answer (extractive)"
+    )
 
     p = argparse.ArgumentParser(prog="grounded", description="Grounded question answering over your documents.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -38,8 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     ing = sub.add_parser("ingest", parents=[common], help="add or update documents in the index")
     ing.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or folders (default: demo corpus)")
     ing.add_argument("--prune", action="store_true", help="remove indexed documents whose files are gone")
-    ing.add_argument("--rebuild", action="store_true",
-                     help="build a fresh index (current model and chunker) and swap it in")
+    ing.add_argument(
+        "--rebuild", action="store_true", help="build a fresh index (current model and chunker) and swap it in"
+    )
     ing.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     ask = sub.add_parser("ask", parents=[common, retrieval], help="answer a question with citations")
@@ -108,8 +111,10 @@ def _print_answer(answer: Any, args: argparse.Namespace) -> None:
         print(answer.text)
         for c in answer.citations:
             flat = " ".join(c.chunk.text.split())
-            print(f"\n[{c.n}] {c.chunk.name} (chars {c.chunk.start}–{c.chunk.end})\n    {flat[:300]}"
-                  f"{'…' if len(flat) > 300 else ''}")
+            print(
+                f"\n[{c.n}] {c.chunk.name} (chars {c.chunk.start}–{c.chunk.end})\n    {flat[:300]}"
+                f"{'…' if len(flat) > 300 else ''}"
+            )
         if answer.abstained:
             print(f"\n({answer.reason})")
     if args.explain:

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rag.text import content_words, split_sentences, stem
+from rag.text import content_words, split_sentences, stem, words
 from rag.types import Generation, Hit
 
 ABSTAIN_TEXT = "The documents don't say."
@@ -54,24 +54,37 @@ _DURATION = re.compile(
     re.IGNORECASE,
 )
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:[\s-]+[A-Z][a-z]+)+|[\u4e00-\u9fff]{2,4}")
-_TITLED = re.compile(r"\b(?:Professor|Prof\.|Dr\.?|Mr\.?|Mrs\.?|Ms\.?|Comrade|President|Premier|Minister)\s+[A-Z][a-z]+")
+_TITLED = re.compile(
+    r"\b(?:Professor|Prof\.|Dr\.?|Mr\.?|Mrs\.?|Ms\.?|Comrade|President|Premier|Minister)\s+[A-Z][a-z]+"
+)
 # Words that make a capitalised phrase an institution or a title, not a person or a named answer.
 _INSTITUTION = frozenset(
     """central committee bureau political politburo party communist cpc ccp council ministry state national
-    people's republic china chinese the this that these general secretary news agency group study session
-    collective""".split()
+    people's republic china chinese the this that these general secretary news agency group study
+    session collective""".split()
 )
-_QNUM = re.compile(r"\b\d[\d,.]*(?:st|nd|rd|th)?\b")
+_QNUM = re.compile(r"(?<![\d.,])\d[\d,]*(?:\.\d+)?(?:st|nd|rd|th)?(?![\d])")  # not \b: "2025年" counts
 _LIST_ITEM = re.compile(r"^\s*(?:\(\d+\)|\d+[.)]|[-•*·])\s*")
 
 # Question patterns -> the kind of answer they ask for (first match wins).
 _ANSWER_TYPES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bhow long\b", re.I), "duration"),
-    (re.compile(r"\bhow (?:many|much)\b|\b(?:what|which) (?:number|percentage|amount|budget)\b|\bbudget\b", re.I), "number"),
-    (re.compile(r"\bwhen\b|\bwhat (?:year|date|day|month|time)\b|\bwhich (?:year|date|day|month)\b|\bin what year\b"
-                r"|\bon what (?:date|day)\b", re.I), "date"),
-    (re.compile(r"\bwho\b|\bwhom\b|\bwhose\b|\bwhich (?:person|politburo member|member|official|expert)\b", re.I),
-     "name"),
+    (
+        re.compile(r"\bhow (?:many|much)\b|\b(?:what|which) (?:number|percentage|amount|budget)\b|\bbudget\b", re.I),
+        "number",
+    ),
+    (
+        re.compile(
+            r"\bwhen\b|\bwhat (?:year|date|day|month|time)\b|\bwhich (?:year|date|day|month)\b|\bin what year\b"
+            r"|\bon what (?:date|day)\b",
+            re.I,
+        ),
+        "date",
+    ),
+    (
+        re.compile(r"\bwho\b|\bwhom\b|\bwhose\b|\bwhich (?:person|politburo member|member|official|expert)\b", re.I),
+        "name",
+    ),
 ]
 _TYPE_CHECKS = {"duration": _DURATION, "number": _NUMBER, "date": _DATE}
 
@@ -92,7 +105,7 @@ def has_answer_type(sentence: str, kind: str | None, question: str = "") -> bool
         return bool(_TYPE_CHECKS[kind].search(sentence))
     if _TITLED.search(sentence):
         return True
-    q_words = set(question.lower().split())
+    q_words = set(words(question))
     for m in _NAME.finditer(sentence):
         name_words = {w.lower() for w in re.split(r"[\s-]+", m.group())}
         if name_words - q_words - _INSTITUTION:
@@ -100,9 +113,9 @@ def has_answer_type(sentence: str, kind: str | None, question: str = "") -> bool
     return False
 
 
-def required_numbers(question: str) -> set[str]:
-    """Numbers the question names ('2018', '19th'), which an answer must also contain."""
-    return {re.sub(r"(?:st|nd|rd|th)$", "", m.group().rstrip(".,")) for m in _QNUM.finditer(question)}
+def required_numbers(text: str) -> set[str]:
+    """Numbers a text names ('2018', '19th' -> '19', '6,000' -> '6000'); an answer must contain the question's."""
+    return {re.sub(r"(?:st|nd|rd|th)$", "", m.group().rstrip(".,")).replace(",", "") for m in _QNUM.finditer(text)}
 
 
 def stems(text: str) -> set[str]:
@@ -162,8 +175,7 @@ def score_sentence(
     else:
         coverage = 0.0
     type_ok = has_answer_type(sentence, expected_answer_type(question), question)
-    digits = re.sub(r"[,\s]", "", sentence)
-    numbers_ok = all(num.replace(",", "") in digits for num in required_numbers(question))
+    numbers_ok = required_numbers(question) <= required_numbers(sentence)
     echo = not (s_stems - q_stems)
     return combine(sim, coverage, type_ok, numbers_ok, echo, sim_weight), coverage, type_ok, numbers_ok, echo
 
@@ -225,9 +237,7 @@ class ExtractiveGenerator:
 
     name = "extractive"
 
-    def __init__(
-        self, embeddings: Any, *, threshold: float, max_sentences: int = 2, sim_weight: float = W_SIM
-    ) -> None:
+    def __init__(self, embeddings: Any, *, threshold: float, max_sentences: int = 2, sim_weight: float = W_SIM) -> None:
         self.embeddings = embeddings
         self.threshold = threshold
         self.max_sentences = max_sentences
@@ -320,4 +330,3 @@ def _list_items(intro: Candidate, passage: str, limit: int = 8) -> list[Candidat
             break
         items.append(Candidate(intro.n, s, e, text, 0.0, 0.0, True, True, False, intro.score))
     return items
-

@@ -1,0 +1,145 @@
+"""Ingest against a real Chroma and the real packaged embedding model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ingest.indexer import ingest, rebuild
+from rag.errors import IndexMismatchError, IngestError
+from rag.index import Index
+from rag.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+
+def _state(root: Path) -> tuple[str, list[str]]:
+    index = Index.open(root)
+    manifest = json.loads((root / "manifest.json").read_text())
+    docs = {k: (v["content_hash"], v["chunk_ids"]) for k, v in manifest["documents"].items()}
+    return json.dumps(docs, sort_keys=True), sorted(index.store.get(include=[])["ids"])
+
+
+def test_demo_ingest_offsets_point_at_source_text(demo_index: Settings) -> None:
+    index = Index.open(demo_index.index)
+    chunks = index.all_chunks()
+    assert len(index.manifest.documents) == 4
+    assert len(chunks) == index.manifest.chunk_count > 4
+    for c in chunks:
+        assert Path(c.source).read_text(encoding="utf-8")[c.start : c.end] == c.text
+    assert index.manifest.embedding_model == "all-MiniLM-L6-v2"
+    assert index.manifest.chunker == {"tokens": 200, "overlap": 24, "splitter": "recursive-sentence-v1"}
+
+
+def test_chunks_fit_the_model_window(demo_index: Settings) -> None:
+    from rag.embeddings import load_embeddings
+
+    emb = load_embeddings(demo_index.embedding_model)
+    for c in Index.open(demo_index.index).all_chunks():
+        assert emb.count_tokens(c.text) <= demo_index.chunk_tokens + 8  # merge rounding; window is 256
+
+
+def test_second_ingest_changes_nothing(tmp_path: Path, corpus_copy: Path) -> None:
+    settings = Settings(index=tmp_path / "idx")
+    first = ingest([corpus_copy], settings, progress=False)
+    assert first.count("added") == 4
+    before = _state(settings.index)
+    again = ingest([corpus_copy], settings, progress=False)
+    assert again.count("unchanged") == 4 and again.count("added") == again.count("replaced") == 0
+    assert _state(settings.index) == before
+
+
+def test_edited_file_replaces_only_its_chunks(tmp_path: Path, corpus_copy: Path) -> None:
+    settings = Settings(index=tmp_path / "idx")
+    ingest([corpus_copy], settings, progress=False)
+    old = Index.open(settings.index).manifest.documents
+    edited = corpus_copy / "003_fd9574b6fdd11b8b.txt"
+    edited.write_text(edited.read_text() + "\nThe zyxwvut sandbox pilot began in Shenzhen.\n")
+
+    report = ingest([corpus_copy], settings, progress=False)
+
+    assert {Path(r.path).name: r.status for r in report.results} == {
+        "000_eb440050df25cd3d.txt": "unchanged",
+        "001_9f71eeb0c68450ea.txt": "unchanged",
+        "002_051ad646e9f7dedc.txt": "unchanged",
+        "003_fd9574b6fdd11b8b.txt": "replaced",
+    }
+    index = Index.open(settings.index)
+    new = index.manifest.documents
+    for key in old:
+        if key != str(edited.resolve()):
+            assert new[key].chunk_ids == old[key].chunk_ids
+    assert new[str(edited.resolve())].chunk_ids != old[str(edited.resolve())].chunk_ids
+    # the store holds exactly the manifest's chunks: nothing stale left behind
+    assert sorted(index.store.get(include=[])["ids"]) == sorted(c for d in new.values() for c in d.chunk_ids)
+    hits = index.keyword_search("zyxwvut", 5)
+    assert hits and index.get_chunks([hits[0][0]])[hits[0][0]].source == str(edited.resolve())
+
+
+def test_prune_removes_deleted_documents(tmp_path: Path, corpus_copy: Path) -> None:
+    settings = Settings(index=tmp_path / "idx")
+    ingest([corpus_copy], settings, progress=False)
+    gone = corpus_copy / "001_9f71eeb0c68450ea.txt"
+    gone_ids = Index.open(settings.index).manifest.documents[str(gone.resolve())].chunk_ids
+    gone.unlink()
+    report = ingest([corpus_copy], settings, prune=True, progress=False)
+    assert report.count("removed") == 1 and report.total_documents == 3
+    index = Index.open(settings.index)
+    assert not set(gone_ids) & set(index.store.get(include=[])["ids"])
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("latin1.txt", "caf\xe9 cr\xe8me".encode("latin-1"), "not UTF-8"),
+        ("empty.txt", b"   \n", "empty file"),
+        ("binary.txt", b"\x00\x01\x02binary", "binary"),
+    ],
+)
+def test_bad_file_is_refused_and_index_kept(
+    tmp_path: Path, corpus_copy: Path, name: str, content: bytes, message: str
+) -> None:
+    settings = Settings(index=tmp_path / "idx")
+    ingest([corpus_copy], settings, progress=False)
+    before = _state(settings.index)
+    bad = tmp_path / name
+    bad.write_bytes(content)
+    with pytest.raises(IngestError, match=message) as err:
+        ingest([corpus_copy, bad], settings, progress=False)
+    assert name in str(err.value) and "nothing was ingested" in str(err.value)
+    assert _state(settings.index) == before
+
+
+def test_missing_path_and_unsupported_type(tmp_path: Path) -> None:
+    settings = Settings(index=tmp_path / "idx")
+    with pytest.raises(IngestError, match="no such file or folder"):
+        ingest([tmp_path / "nope"], settings, progress=False)
+    odd = tmp_path / "x.xyz"
+    odd.write_text("hello")
+    with pytest.raises(IngestError, match=r"unsupported file type \.xyz"):
+        ingest([odd], settings, progress=False)
+    assert not Index.exists(settings.index)
+
+
+def test_other_chunker_refused_then_rebuilt(tmp_path: Path, corpus_copy: Path) -> None:
+    settings = Settings(index=tmp_path / "idx")
+    ingest([corpus_copy], settings, progress=False)
+    before = _state(settings.index)
+    other = settings.with_overrides(chunk_tokens=120)
+    with pytest.raises(IndexMismatchError, match="--rebuild"):
+        ingest([corpus_copy], other, progress=False)
+    assert _state(settings.index) == before
+    report = rebuild(None, other, progress=False)
+    assert report.count("added") == 4
+    index = Index.open(settings.index)
+    assert index.manifest.chunker["tokens"] == 120
+    assert index.manifest.chunk_count > len(before[1])
+    assert not (tmp_path / "idx.rebuild").exists() and not (tmp_path / "idx.old").exists()
+
+
+def test_other_embedding_model_refused(demo_index: Settings) -> None:
+    index = Index.open(demo_index.index)
+    with pytest.raises(IndexMismatchError, match="embedding model"):
+        index.check_compatible("some-other-model")

@@ -1,0 +1,101 @@
+"""The `grounded` console script, run as a user runs it (a subprocess of the installed entry point)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rag.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+GROUNDED = str(Path(sys.executable).with_name("grounded"))
+LECTURE = "Who gave the lecture at the Politburo study session on AI?"
+
+
+def grounded(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [GROUNDED, *args], input=stdin, capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})}
+    )
+
+
+def test_ask_json(demo_index: Settings) -> None:
+    out = grounded("ask", "--index", str(demo_index.index), "--json", LECTURE)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert len(lines) == 1
+    data = json.loads(lines[0])
+    assert "Zheng Nanning" in data["answer"] and not data["abstained"]
+    assert all(f"[{c['n']}]" in data["answer"] for c in data["citations"])
+
+
+def test_ask_stdin_one_json_per_line_and_explain(demo_index: Settings) -> None:
+    questions = f"{LECTURE}\n\nWhat is the boiling point of ethanol?\n"
+    out = grounded("ask", "-", "--json", "--explain", "--index", str(demo_index.index), stdin=questions)
+    assert out.returncode == 0, out.stderr
+    answers = [json.loads(line) for line in out.stdout.strip().splitlines()]
+    assert [a["abstained"] for a in answers] == [False, True]
+    assert "cut-off" in out.stderr and "bm25" in out.stderr  # --explain goes to stderr with --json
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ask", ""], "empty question"),
+        (["ask", "--index", "/nonexistent/idx", "Who?"], "no index at /nonexistent/idx: run `grounded ingest"),
+        (["ingest", "--index", "/tmp/unused-idx", "/nonexistent/docs"], "no such file or folder"),
+        (["eval", "/nonexistent.jsonl"], "no question file"),
+        (["ask", "--top-k", "99", "Who?"], "top_k"),
+    ],
+)
+def test_errors_are_one_line_with_the_fix(args: list[str], message: str) -> None:
+    out = grounded(*args)
+    assert out.returncode == 2
+    assert message in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+
+
+def test_first_use_ingests_demo_corpus(tmp_path: Path) -> None:
+    env = {"XDG_DATA_HOME": str(tmp_path / "data"), "HOME": str(tmp_path)}
+    env_clean = {k: v for k, v in os.environ.items() if not k.startswith("GROUNDED_")}
+    out = subprocess.run(
+        [GROUNDED, "ask", LECTURE], capture_output=True, text=True, timeout=300, env={**env_clean, **env}
+    )
+    assert out.returncode == 0, out.stderr
+    assert "ingesting the demo corpus" in out.stderr
+    assert "Zheng Nanning" in out.stdout and "[" in out.stdout
+    assert (tmp_path / "data" / "grounded" / "index" / "manifest.json").is_file()
+
+
+def test_ingest_and_eval_commands(tmp_path: Path, corpus_copy: Path) -> None:
+    idx = tmp_path / "idx"
+    out = grounded("ingest", "--index", str(idx), "-q", str(corpus_copy))
+    assert out.returncode == 0, out.stderr
+    assert "4 added" in out.stdout
+    again = grounded("ingest", "--index", str(idx), "-q", str(corpus_copy))
+    assert "4 unchanged" in again.stdout
+    qfile = tmp_path / "q.jsonl"
+    qfile.write_text(
+        json.dumps(
+            {
+                "id": "1",
+                "question": LECTURE,
+                "answerable": True,
+                "answers": ["Zheng Nanning"],
+                "sources": ["000_eb440050df25cd3d.txt"],
+            }
+        )
+        + "\n"
+        + json.dumps({"id": "2", "question": "Who wrote Hamlet?", "answerable": False, "answers": [], "sources": []})
+        + "\n"
+    )
+    out = grounded("eval", str(qfile), "--index", str(idx), "--out", str(tmp_path / "run"))
+    assert out.returncode == 0, out.stderr
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["answer_accuracy"] == 1.0 and summary["refusal_accuracy"] == 1.0
+    assert len((tmp_path / "run" / "results.jsonl").read_text().splitlines()) == 2
