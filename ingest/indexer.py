@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from tqdm import tqdm
+
 from ingest.chunker import ChunkerConfig, chunk_text, make_splitter
 from ingest.loaders import LoadedDocument, loader_for, supported_suffixes
 from rag.embeddings import load_embeddings, model_spec
@@ -145,8 +147,6 @@ def ingest(
             meta = {"title": doc.metadata.get("title", doc.path.stem)}
             new_chunks[str(doc.path)] = chunk_text(doc.text, str(doc.path), splitter, meta)
         todo = [c for cs in new_chunks.values() for c in cs]
-        from tqdm import tqdm
-
         with tqdm(total=len(todo), desc="Embedding chunks", unit="chunk", disable=not progress) as bar:
             index.add_chunks(todo, progress=bar)  # upsert first: old chunks stay readable until replaced
         stale: list[str] = []

@@ -6,7 +6,7 @@ Models come inside PyPI packages and load offline; a backend is one registry ent
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -126,6 +126,3 @@ def load_embeddings(name: str, *, threads: int = 2, batch_size: int = 64) -> Sen
     if key not in _CACHE:
         _CACHE[key] = SentenceTransformerEmbeddings(name, threads=threads, batch_size=batch_size)
     return _CACHE[key]
-
-
-TokenCounter = Callable[[str], int]

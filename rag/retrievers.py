@@ -62,9 +62,6 @@ class BM25Retriever:
         return RankedList(self.name, hits, "BM25 (k1=1.5, b=0.75), Snowball stemming")
 
 
-RETRIEVERS: dict[str, type] = {"dense": DenseRetriever, "bm25": BM25Retriever}
-
-
 class GroundedRetriever(BaseRetriever):
     """The hybrid retrieval of a `Pipeline` as a LangChain retriever, for use in LCEL chains.
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.errors import ConfigError
@@ -53,9 +53,6 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(7860, ge=0, le=65535)
-
-    # Placeholders for hosted backends; secrets never printed.
-    openai_api_key: SecretStr | None = None
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> Settings:
