@@ -309,6 +309,8 @@ def select(
     for c in cands:
         if len(chosen) >= max_sentences or c.score < max(threshold, 0.85 * best):
             break
+        if chosen and c.text[:1].islower():
+            continue  # a fragment (the source broke the sentence across lines) only as the main answer
         words = stems(c.text)
         if any(len(words & w) / max(1, len(words | w)) > 0.5 for w in seen):
             continue

@@ -395,3 +395,13 @@ def test_select_skips_near_duplicates():
     cands = [cand(1, a, a, 0.9), cand(2, b, b, 0.9), cand(3, c, c, 0.88)]
     chosen = select(cands, passages, 0.3, max_sentences=2)
     assert [g[0].n for g in chosen] == [1, 3]
+
+
+def test_select_skips_a_fragment_as_runner_up_but_not_as_answer():
+    a = "Markets in China are strong and growing fast."
+    frag = "study session, on strengthening the development of AI."  # a sentence cut by a line break
+    passages = [hit(a, 1), hit(frag, 2)]
+    assert [[c.text for c in g] for g in select([cand(1, a, a, 0.9), cand(2, frag, frag, 0.89)], passages, 0.3, 2)] == [
+        [a]
+    ]
+    assert [[c.text for c in g] for g in select([cand(2, frag, frag, 0.9)], passages, 0.3, 2)] == [[frag]]
