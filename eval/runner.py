@@ -20,7 +20,8 @@ from rag.types import Answer
 def score_answer(q: EvalQuestion, answer: Answer, latency_ms: float) -> dict[str, Any]:
     """One per-question record: the answer, whether it is right, and why."""
     cited_text = " ".join(c.chunk.text for c in answer.citations)
-    passages = [h.chunk.source for h in answer.trace.fused.hits[: answer.trace.cutoff]]
+    top = answer.trace.fused.hits[: answer.trace.cutoff]
+    passages = [h.chunk.source for h in top]
     correct = q.answerable and not answer.abstained and contains_answer(answer.text, q.answers)
     return {
         "id": q.id,
@@ -33,6 +34,7 @@ def score_answer(q: EvalQuestion, answer: Answer, latency_ms: float) -> dict[str
         "correct": bool(correct) if q.answerable else answer.abstained,
         "citation_supported": bool(q.answerable and contains_answer(cited_text, q.answers)),
         "source_hit": bool(q.answerable and sources_hit(passages, q.sources)),
+        "passage_hit": bool(q.answerable and any(contains_answer(h.chunk.text, q.answers) for h in top)),
         "citations": [
             {"n": c.n, "source": Path(c.chunk.source).name, "chunk_id": c.chunk.id} for c in answer.citations
         ],
@@ -91,6 +93,7 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"false refusals       {pct(summary['false_refusal_rate'])}  (abstained on answerable)",
             f"citation support     {pct(summary['citation_support'])}  (cited passages contain the answer)",
             f"source recall@k      {pct(summary['source_recall_at_k'])}",
+            f"passage recall@k     {pct(summary['passage_recall_at_k'])}  (a top-k passage contains the answer)",
             f"latency p50 / p95    {summary['latency_ms_p50']:.0f} / {summary['latency_ms_p95']:.0f} ms",
         ]
     )

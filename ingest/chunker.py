@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+import bisect
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -66,3 +67,27 @@ def chunk_text(
         )
         prev_start = start
     return chunks
+
+
+def marker_at(markers: Sequence[tuple[int, Any]], offset: int) -> Any:
+    """The value of the last marker at or before `offset` (None before the first)."""
+    i = bisect.bisect_right([m[0] for m in markers], offset) - 1
+    return markers[i][1] if i >= 0 else None
+
+
+def with_markers(chunks: Sequence[Chunk], markers: dict[str, list[tuple[int, Any]]]) -> list[Chunk]:
+    """Chunks with `section`, `page` and `page_end` metadata from the loader's position markers."""
+    out = []
+    for c in chunks:
+        meta = dict(c.metadata)
+        if markers.get("section"):
+            section = marker_at(markers["section"], c.start)
+            if section:
+                meta["section"] = str(section)
+        if markers.get("page"):
+            first, last = marker_at(markers["page"], c.start), marker_at(markers["page"], max(c.start, c.end - 1))
+            if first is not None:
+                meta["page"] = int(first)
+                meta["page_end"] = int(last)
+        out.append(replace(c, metadata=meta))
+    return out

@@ -1,7 +1,7 @@
 """Ingest files into an index: load → chunk → embed → store, touching only what changed.
 
-Every file is read and checked before anything is written, so a bad file leaves the
-index exactly as it was.
+Every file is read and checked before anything is written; a file that can't be read is
+skipped with its reason, and what the index already holds is never lost.
 """
 
 from __future__ import annotations
@@ -15,24 +15,25 @@ from typing import Literal
 
 from tqdm import tqdm
 
-from ingest.chunker import ChunkerConfig, chunk_text, make_splitter
+from ingest.chunker import ChunkerConfig, chunk_text, make_splitter, with_markers
 from ingest.loaders import LoadedDocument, loader_for, supported_suffixes
-from rag.embeddings import load_embeddings, model_spec
-from rag.errors import IngestError
-from rag.index import DocumentRecord, Index
+from rag.embeddings import MULTILINGUAL_MODEL, load_embeddings, model_spec
+from rag.errors import IndexMismatchError, IngestError
+from rag.index import MULTILINGUAL_COLLECTION, DocumentRecord, Index
 from rag.settings import Settings, demo_corpus_dir
 from rag.types import Chunk, content_hash
 
-Status = Literal["added", "unchanged", "replaced", "removed"]
+Status = Literal["added", "unchanged", "replaced", "removed", "skipped"]
 
 
 @dataclass(frozen=True)
 class FileResult:
-    """What ingest did with one document."""
+    """What ingest did with one document, and why when it was skipped."""
 
     path: str
     status: Status
     chunks: int
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -49,49 +50,52 @@ class IngestReport:
         return sum(r.status == status for r in self.results)
 
     def summary(self) -> str:
-        parts = [f"{self.count(s)} {s}" for s in ("added", "replaced", "unchanged", "removed") if self.count(s)]
+        statuses: tuple[Status, ...] = ("added", "replaced", "unchanged", "removed", "skipped")
+        parts = [f"{self.count(s)} {s}" for s in statuses if self.count(s)]
         return (
             f"{', '.join(parts) or 'nothing to do'}; index {self.index} holds "
             f"{self.total_documents} documents, {self.total_chunks} chunks ({self.seconds:.1f}s)"
         )
 
 
-def collect_files(paths: Sequence[Path]) -> list[Path]:
-    """The supported files named by `paths` (folders are searched recursively, hidden files skipped)."""
+def collect_files(paths: Sequence[Path]) -> tuple[list[Path], list[FileResult]]:
+    """The files named by `paths` (folders searched recursively, hidden files left out), and those skipped.
+
+    A path that does not exist is an error: nothing is ingested from a mistyped command.
+    """
     files: list[Path] = []
+    skipped: list[FileResult] = []
     for p in paths:
         p = Path(p).expanduser()
         if not p.exists():
             raise IngestError(f"no such file or folder: {p}: check the path")
-        if p.is_dir():
-            found = sorted(
+        found = (
+            sorted(
                 f
                 for f in p.rglob("*")
-                if f.is_file()
-                and f.suffix.lower() in supported_suffixes()
-                and not any(part.startswith(".") for part in f.relative_to(p).parts)
+                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts)
             )
-            if not found:
-                raise IngestError(f"{p}: no files to ingest (supported types: {', '.join(supported_suffixes())})")
-            files.extend(found)
-        else:
-            loader_for(p)  # raises for unsupported types
-            files.append(p)
-    return list(dict.fromkeys(f.resolve() for f in files))
+            if p.is_dir()
+            else [p]
+        )
+        for f in found:
+            if f.suffix.lower() in supported_suffixes():
+                files.append(f.resolve())
+            else:
+                kind = f.suffix or "(no extension)"
+                skipped.append(FileResult(str(f.resolve()), "skipped", 0, f"unsupported file type {kind}"))
+    return list(dict.fromkeys(files)), skipped
 
 
-def load_all(files: Sequence[Path]) -> list[LoadedDocument]:
-    """Load every file, or raise one IngestError naming every file that failed (nothing written)."""
-    docs, errors = [], []
+def load_documents(files: Sequence[Path]) -> tuple[list[LoadedDocument], list[FileResult]]:
+    """Load every file; a file that fails is skipped with its reason, the others still load."""
+    docs, skipped = [], []
     for f in files:
         try:
             docs.append(loader_for(f).load(f))
         except IngestError as e:
-            errors.append(str(e))
-    if errors:
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise IngestError("; ".join(errors[:3]) + (more if len(errors) > 3 else "") + ": nothing was ingested")
-    return docs
+            skipped.append(FileResult(str(f), "skipped", 0, str(e).removeprefix(f"{f}: ")))
+    return docs, skipped
 
 
 def chunker_config(settings: Settings) -> ChunkerConfig:
@@ -107,21 +111,51 @@ def ingest(
 ) -> IngestReport:
     """Bring the index at `settings.index` up to date with `paths` (default: the demo corpus).
 
+    Files that can't be read are skipped with their reason; the rest go in. If none can be
+    read, nothing is written and an IngestError lists why.
+
     >>> report = ingest([Path("docs/")], Settings(index=Path("/tmp/idx")))
     >>> print(report.summary())
     4 added; index /tmp/idx holds 4 documents, 37 chunks (6.2s)
     """
     t0 = time.perf_counter()
-    files = collect_files(list(paths) if paths else [demo_corpus_dir()])
-    docs = load_all(files)
+    files, skipped = collect_files(list(paths) if paths else [demo_corpus_dir()])
+    docs, failed = load_documents(files)
+    skipped += failed
+    if not docs and skipped:
+        reasons = "; ".join(f"{Path(r.path).name}: {r.reason}" for r in skipped[:3])
+        more = f" (and {len(skipped) - 3} more)" if len(skipped) > 3 else ""
+        raise IngestError(f"nothing to ingest: {reasons}{more}")
+    report = ingest_documents(docs, settings, prune=prune, progress=progress)
+    return IngestReport(
+        report.index,
+        report.results + tuple(skipped),
+        report.total_documents,
+        report.total_chunks,
+        time.perf_counter() - t0,
+    )
+
+
+def ingest_documents(
+    docs: Sequence[LoadedDocument], settings: Settings, *, prune: bool = False, progress: bool = True
+) -> IngestReport:
+    """Add, replace or keep loaded documents (keyed by path) in the index; `prune` drops vanished files."""
+    t0 = time.perf_counter()
     cfg = chunker_config(settings)
     spec = model_spec(settings.embedding_model)
     root = Path(settings.index).expanduser()
     if Index.exists(root):
         index = Index.open(root)
         index.check_compatible(settings.embedding_model, cfg.to_dict())
+        if settings.multilingual and not index.manifest.multilingual_model:
+            raise IndexMismatchError(
+                f"index at {root} has no multilingual vectors: add them with "
+                f"`grounded ingest --rebuild --multilingual --index {root}`"
+            )
     else:
         index = Index.create(root, settings.embedding_model, spec.dim, cfg.to_dict())
+        if settings.multilingual:
+            index.manifest.multilingual_model = MULTILINGUAL_MODEL
 
     records = index.manifest.documents
     results: list[FileResult] = []
@@ -144,11 +178,16 @@ def ingest(
         splitter = make_splitter(cfg, embeddings.count_tokens)
         new_chunks: dict[str, list[Chunk]] = {}
         for doc, _ in changed:
-            meta = {"title": doc.metadata.get("title", doc.path.stem)}
-            new_chunks[str(doc.path)] = chunk_text(doc.text, str(doc.path), splitter, meta)
+            meta = {"title": doc.metadata["title"]} if doc.metadata.get("title") else {}
+            chunks = chunk_text(doc.text, str(doc.path), splitter, meta)
+            new_chunks[str(doc.path)] = with_markers(chunks, doc.markers)
         todo = [c for cs in new_chunks.values() for c in cs]
         with tqdm(total=len(todo), desc="Embedding chunks", unit="chunk", disable=not progress) as bar:
             index.add_chunks(todo, progress=bar)  # upsert first: old chunks stay readable until replaced
+        if index.manifest.multilingual_model:
+            multi = load_embeddings(index.manifest.multilingual_model, threads=settings.threads)
+            with tqdm(total=len(todo), desc="Multilingual vectors", unit="chunk", disable=not progress) as bar:
+                index.add_chunks(todo, progress=bar, embeddings=multi, collection=MULTILINGUAL_COLLECTION)
         stale: list[str] = []
         for doc, digest in changed:
             key = str(doc.path)
@@ -169,7 +208,9 @@ def ingest(
             stale.extend(records.pop(key).chunk_ids)
             results.append(FileResult(key, "removed", 0))
         index.delete_chunks(stale)
-        index.rebuild_keyword_index()
+        # BM25 covers every chunk: the kept ones are read back, the new ones are already in memory.
+        kept = [cid for key, rec in records.items() if key not in new_chunks for cid in rec.chunk_ids]
+        index.rebuild_keyword_index(index.chunks_in_order(kept) + todo)
         index.save_manifest()
 
     return IngestReport(
@@ -184,8 +225,7 @@ def ingest(
 def _reconcile(index: Index) -> None:
     """Drop chunks the manifest doesn't list (left by an ingest that was interrupted)."""
     known = {cid for rec in index.manifest.documents.values() for cid in rec.chunk_ids}
-    stored = index.store.get(include=[])["ids"]
-    orphans = [cid for cid in stored if cid not in known]
+    orphans = {cid for name in index.collections for cid in index.stored_ids(name) if cid not in known}
     if orphans:
         index.delete_chunks(orphans)
 
@@ -197,17 +237,17 @@ def rebuild(paths: Sequence[Path] | None, settings: Settings, *, progress: bool 
     until the new one is complete.
     """
     root = Path(settings.index).expanduser()
-    if not paths:
-        if not Index.exists(root):
-            paths = None  # nothing to re-read: the demo corpus
-        else:
-            old = Index.open(root)
+    multilingual = settings.multilingual
+    if Index.exists(root):
+        old = Index.open(root)
+        multilingual = multilingual or bool(old.manifest.multilingual_model)  # kept across rebuilds
+        if not paths:
             paths = [Path(p) for p in old.manifest.documents if Path(p).exists()]
             if not paths:
                 raise IngestError(f"none of the files indexed in {root} exist any more: name the files to ingest")
     tmp = root.with_name(root.name + ".rebuild")
     shutil.rmtree(tmp, ignore_errors=True)
-    report = ingest(paths, settings.with_overrides(index=tmp), progress=progress)
+    report = ingest(paths or None, settings.with_overrides(index=tmp, multilingual=multilingual), progress=progress)
     backup = root.with_name(root.name + ".old")
     shutil.rmtree(backup, ignore_errors=True)
     if root.exists():

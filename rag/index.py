@@ -28,7 +28,8 @@ from rag.types import Chunk
 
 MANIFEST_VERSION = 1
 COLLECTION = "chunks"
-_ADD_BATCH = 256  # documents per Chroma add (Chroma's own limit is ~5,461)
+MULTILINGUAL_COLLECTION = "chunks_multilingual"  # same chunks, multilingual vectors (opt-in)
+_ADD_BATCH = 4000  # documents per Chroma add (Chroma's own limit is ~5,461)
 
 
 def now_iso() -> str:
@@ -56,6 +57,7 @@ class Manifest:
     embedding_dim: int
     chunker: dict[str, Any]
     documents: dict[str, DocumentRecord] = field(default_factory=dict)
+    multilingual_model: str = ""  # set when the index also holds multilingual vectors
     version: int = MANIFEST_VERSION
     created_at: str = field(default_factory=now_iso)
     updated_at: str = field(default_factory=now_iso)
@@ -159,37 +161,68 @@ class Index:
     def store(self) -> Any:
         """The LangChain `Chroma` vector store over this index's collection."""
         if self._store is None:
-            import chromadb
-            from chromadb.config import Settings as ChromaSettings
-            from langchain_chroma import Chroma
-
-            client = chromadb.PersistentClient(
-                path=str(self.root / "chroma"),
-                settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False),
-            )
-            self._store = Chroma(
-                collection_name=COLLECTION,
-                embedding_function=self.embeddings,
-                client=client,
-                collection_metadata={"hnsw:space": "cosine"},
-            )
+            self._store = self._chroma(self.embeddings)
         return self._store
 
-    def add_chunks(self, chunks: Sequence[Chunk], progress: Any = None) -> None:
-        """Embed and upsert chunks in batches; `progress` is a tqdm-like bar updated per batch."""
-        if self.embeddings is None:
+    def _chroma(self, embeddings: Embeddings | None, collection: str = COLLECTION) -> Any:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+        from langchain_chroma import Chroma
+
+        client = chromadb.PersistentClient(
+            path=str(self.root / "chroma"),
+            settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False),
+        )
+        return Chroma(
+            collection_name=collection,
+            embedding_function=embeddings,
+            client=client,
+            collection_metadata={"hnsw:space": "cosine"},
+        )
+
+    def _store_for(self, collection: str) -> Any:
+        """A store handle for reading or deleting in `collection` (no embedder needed)."""
+        return self.store if collection == COLLECTION else self._chroma(None, collection)
+
+    @property
+    def collections(self) -> list[str]:
+        """The Chroma collections this index keeps in step (dense, and multilingual when enabled)."""
+        return [COLLECTION] + ([MULTILINGUAL_COLLECTION] if self.manifest.multilingual_model else [])
+
+    def add_chunks(
+        self,
+        chunks: Sequence[Chunk],
+        progress: Any = None,
+        *,
+        embeddings: Any = None,
+        collection: str = COLLECTION,
+    ) -> None:
+        """Embed every chunk in one length-sorted pass, then upsert them into Chroma in large batches.
+
+        `progress` is a tqdm-like bar advanced per encoded group of chunks; `embeddings` and
+        `collection` select another model's vectors (the multilingual collection).
+        """
+        embeddings = embeddings or self.embeddings
+        if embeddings is None:
             # Never let Chroma fall back to its default embedder: it downloads a model.
             raise RuntimeError("Index opened without embeddings cannot add chunks")
+        vectors = embeddings.encode([embed_text(c) for c in chunks], progress=progress)
+        store = self._chroma(
+            _Precomputed({c.text: v.tolist() for c, v in zip(chunks, vectors, strict=True)}), collection
+        )
         for i in range(0, len(chunks), _ADD_BATCH):
             batch = chunks[i : i + _ADD_BATCH]
-            self.store.add_documents([c.to_document() for c in batch], ids=[c.id for c in batch])
-            if progress is not None:
-                progress.update(len(batch))
+            store.add_documents([c.to_document() for c in batch], ids=[c.id for c in batch])
 
     def delete_chunks(self, ids: Iterable[str]) -> None:
         ids = list(ids)
-        for i in range(0, len(ids), 5000):
-            self.store.delete(ids=ids[i : i + 5000])
+        for collection in self.collections:
+            store = self._store_for(collection)
+            for i in range(0, len(ids), 5000):
+                store.delete(ids=ids[i : i + 5000])
+
+    def stored_ids(self, collection: str = COLLECTION) -> list[str]:
+        return self._store_for(collection).get(include=[])["ids"]
 
     def get_chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
         """Stored chunks by id (ids not in the store are left out)."""
@@ -200,19 +233,27 @@ class Index:
 
     def all_chunks(self) -> list[Chunk]:
         """Every stored chunk, in manifest order (documents, then chunk order)."""
-        ids = [cid for rec in self.manifest.documents.values() for cid in rec.chunk_ids]
+        return self.chunks_in_order([cid for rec in self.manifest.documents.values() for cid in rec.chunk_ids])
+
+    def chunks_in_order(self, ids: Sequence[str]) -> list[Chunk]:
+        """Stored chunks for `ids`, in that order (missing ids left out)."""
         found: dict[str, Chunk] = {}
         for i in range(0, len(ids), 5000):
             found.update(self.get_chunks(ids[i : i + 5000]))
         return [found[i] for i in ids if i in found]
 
-    def dense_search(self, embedding: Sequence[float], k: int) -> list[tuple[Chunk, float]]:
+    def dense_search(
+        self, embedding: Sequence[float], k: int, collection: str = COLLECTION
+    ) -> list[tuple[Chunk, float]]:
         """Top-k chunks by cosine similarity to `embedding` (scores in [-1, 1], higher is closer)."""
         n = self.manifest.chunk_count
         if n == 0:
             return []
-        pairs = self.store.similarity_search_by_vector_with_relevance_scores(list(embedding), k=min(k, n))
-        return [(Chunk.from_document(d), float(s)) for d, s in pairs]
+        pairs = self._store_for(collection).similarity_search_by_vector_with_relevance_scores(
+            list(embedding), k=min(k, n)
+        )
+        # langchain_chroma returns the raw cosine *distance* here despite the method's name.
+        return [(Chunk.from_document(d), 1.0 - float(dist)) for d, dist in pairs]
 
     # --- keyword index -------------------------------------------------------------------
     def rebuild_keyword_index(self, chunks: Sequence[Chunk] | None = None) -> None:
@@ -224,7 +265,7 @@ class Index:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)
         if chunks:
-            retriever = keyword.build([keyword_text(c) for c in chunks])
+            retriever = keyword.build([embed_text(c) for c in chunks])
             retriever.save(str(tmp), show_progress=False)
             (tmp / "ids.json").write_text(json.dumps([c.id for c in chunks]), encoding="utf-8")
         else:
@@ -267,6 +308,28 @@ class Index:
         self.manifest.save(self.root / "manifest.json")
 
 
-def keyword_text(chunk: Chunk) -> str:
-    """The text BM25 indexes for a chunk."""
-    return chunk.text
+def embed_text(chunk: Chunk) -> str:
+    """What the embedding model and BM25 see: the document's title and the section heading, then the text.
+
+    Only titles the format itself declares (Markdown H1, HTML/PDF/DOCX title, a BEIR title) are used;
+    a heading already at the start of the chunk is not repeated.
+    """
+    head = [
+        h
+        for h in (chunk.metadata.get("title"), chunk.metadata.get("section"))
+        if h and not chunk.text.startswith(str(h))
+    ]
+    return "\n".join([*dict.fromkeys(str(h) for h in head), chunk.text])
+
+
+class _Precomputed(Embeddings):
+    """Hands Chroma vectors computed beforehand, keyed by the chunk text LangChain passes in."""
+
+    def __init__(self, vectors: dict[str, list[float]]) -> None:
+        self.vectors = vectors
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [self.vectors[t] for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        raise NotImplementedError("precomputed embeddings are for adding chunks only")

@@ -12,8 +12,17 @@ from rag.errors import QuestionError
 from rag.fusion import reciprocal_rank_fusion
 from rag.generators import Generator, load_generator
 from rag.index import Index
-from rag.retrievers import BM25Retriever, DenseRetriever, GroundedRetriever, Query, RetrieverStage
+from rag.rescoring import SentenceMaxSim
+from rag.retrievers import (
+    BM25Retriever,
+    DenseRetriever,
+    GroundedRetriever,
+    MultilingualRetriever,
+    Query,
+    RetrieverStage,
+)
 from rag.settings import Settings
+from rag.text import is_cjk
 from rag.types import Answer, Citation, RankedList, Trace
 
 MAX_QUESTION_CHARS = 2000
@@ -39,6 +48,12 @@ class _Timer:
             yield
         finally:
             self.ms[name] = self.ms.get(name, 0.0) + (time.perf_counter() - t0) * 1000
+
+
+def _crosses_script(question: str, multilingual: RankedList) -> bool:
+    """A CJK question, or a best multilingual match in another script: only that list can see it."""
+    top = multilingual.hits[0].chunk.text if multilingual.hits else ""
+    return is_cjk(question) or (bool(top) and is_cjk(top) != is_cjk(question))
 
 
 def check_question(question: str) -> str:
@@ -73,6 +88,7 @@ class Pipeline:
         self.embeddings = embeddings
         self.generator = generator
         self.stages = stages or (DenseRetriever(index), BM25Retriever(index))
+        self.rescorer = SentenceMaxSim(embeddings, settings.sentence_depth) if settings.sentence_depth else None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Pipeline:
@@ -83,7 +99,11 @@ class Pipeline:
             settings.embedding_model, threads=settings.threads, batch_size=settings.embed_batch_size
         )
         index.embeddings = embeddings
-        return cls(settings, index, embeddings, load_generator(settings, embeddings))
+        stages: tuple[RetrieverStage, ...] = (DenseRetriever(index), BM25Retriever(index))
+        if index.manifest.multilingual_model:
+            multi = load_embeddings(index.manifest.multilingual_model, threads=1)
+            stages += (MultilingualRetriever(index, multi),)
+        return cls(settings, index, embeddings, load_generator(settings, embeddings), stages)
 
     def with_settings(self, **overrides: object) -> Pipeline:
         """The same index and models with other retrieval/generation settings (e.g. top_k)."""
@@ -107,9 +127,19 @@ class Pipeline:
         for stage in self.stages:
             with timer(stage.name):
                 lists.append(stage.retrieve(query, s.candidates))
-        weights = [{"dense": s.dense_weight, "bm25": s.bm25_weight}.get(lst.name, 1.0) for lst in lists]
+        named = {"dense": s.dense_weight, "bm25": s.bm25_weight, "multilingual": s.multilingual_weight}
+        weights = [named.get(lst.name, 1.0) for lst in lists]
+        for i, lst in enumerate(lists):
+            if lst.name == "multilingual" and _crosses_script(question, lst):
+                weights[i] = s.multilingual_weight_cross
         with timer("fuse"):
             fused = reciprocal_rank_fusion(lists, k=s.rrf_k, weights=weights)
+        if self.rescorer is not None:  # re-score the top of the fusion by best sentence, then fuse all three
+            with timer("sentences"):
+                lists.append(self.rescorer.rescore(query, fused))
+            weights.append(s.sentence_weight)
+            with timer("fuse"):
+                fused = reciprocal_rank_fusion(lists, k=s.rrf_k, weights=weights)
         return Retrieval(query, tuple(lists), fused)
 
     def ask(self, question: str) -> Answer:

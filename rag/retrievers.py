@@ -47,6 +47,24 @@ class DenseRetriever:
         return RankedList(self.name, hits, f"cosine similarity, {self.index.manifest.embedding_model}")
 
 
+class MultilingualRetriever:
+    """Cosine similarity in the multilingual-e5 space: finds English passages for Chinese questions and back."""
+
+    name = "multilingual"
+
+    def __init__(self, index: Index, embeddings: Any) -> None:
+        self.index = index
+        self.embeddings = embeddings
+
+    def retrieve(self, query: Query, k: int) -> RankedList:
+        from rag.index import MULTILINGUAL_COLLECTION
+
+        vector = self.embeddings.embed_query(query.text)
+        pairs = self.index.dense_search(vector, k, collection=MULTILINGUAL_COLLECTION)
+        hits = tuple(Hit(chunk, rank, score) for rank, (chunk, score) in enumerate(pairs, 1))
+        return RankedList(self.name, hits, f"cosine similarity, {self.index.manifest.multilingual_model}")
+
+
 class BM25Retriever:
     """BM25 (bm25s, stemmed, English stop-words) over chunk texts."""
 

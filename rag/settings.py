@@ -44,6 +44,14 @@ class Settings(BaseSettings):
     rrf_k: int = Field(60, ge=1, description="reciprocal rank fusion constant")
     dense_weight: float = Field(1.0, ge=0.0)
     bm25_weight: float = Field(1.0, ge=0.0)
+    multilingual: bool = Field(False, description="new index also stores multilingual-e5 vectors (Chinese<->English)")
+    # Measured on eval/data/{demo,crosslingual}_questions.jsonl: when the question is Chinese, or its best
+    # multilingual match is in another script, MiniLM and BM25 can't see the match, so that list leads;
+    # otherwise it only assists.
+    multilingual_weight: float = Field(0.5, ge=0.0, description="multilingual list weight, same script")
+    multilingual_weight_cross: float = Field(2.0, ge=0.0, description="multilingual list weight, across scripts")
+    sentence_depth: int = Field(0, ge=0, le=1000, description="top fused chunks re-scored by best sentence (0: off)")
+    sentence_weight: float = Field(1.0, ge=0.0, description="weight of the sentence list in the final fusion")
 
     generator: str = Field("extractive", description="answer generator (see rag.generators)")
     # Both calibrated on eval/data/demo_questions.jsonl by `python -m eval.calibrate` (see README).

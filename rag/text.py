@@ -86,3 +86,10 @@ def normalize_answer(text: str) -> str:
     text = "".join(" " if ch in _PUNCT else ch for ch in text)
     text = re.sub(r"\b(a|an|the)\b", " ", text)
     return " ".join(text.split())
+
+
+def is_cjk(text: str) -> bool:
+    """Whether most letters of `text` are Chinese/Japanese characters."""
+    letters = [ch for ch in text if ch.isalpha()]
+    cjk = sum("\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff" for ch in letters)
+    return bool(letters) and cjk / len(letters) > 0.3

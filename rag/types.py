@@ -40,6 +40,17 @@ class Chunk:
         """File name of the source document."""
         return Path(self.source).name
 
+    @property
+    def label(self) -> str:
+        """How a citation names the passage: file, then title, section and page when known."""
+        meta = self.metadata
+        parts = [str(meta[k]) for k in ("title", "section") if meta.get(k)]
+        page = meta.get("page")
+        if page is not None:
+            end = meta.get("page_end", page)
+            parts.append(f"p. {page}" if end == page else f"pp. {page}–{end}")
+        return " — ".join([self.name, *parts])
+
     def to_document(self) -> Document:
         """The chunk as a LangChain Document (what Chroma stores)."""
         meta = {**self.metadata, "source": self.source, "start": self.start, "end": self.end}
@@ -107,6 +118,7 @@ class Citation:
             "text": self.chunk.text,
             "score": round(float(self.score), 6),
             "spans": [list(s) for s in self.spans],
+            **{k: self.chunk.metadata[k] for k in ("title", "section", "page", "page_end") if k in self.chunk.metadata},
         }
 
 

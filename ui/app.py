@@ -41,11 +41,19 @@ def format_reply(answer: Answer) -> str:
         if closest:
             lines += ["", "Closest passages (not enough to answer):"]
             for hit in closest:
-                lines += ["", f"**{hit.chunk.name}** (chars {hit.chunk.start}–{hit.chunk.end})", _quote(hit.chunk.text)]
+                lines += [
+                    "",
+                    f"**{html.escape(hit.chunk.label, quote=False)}** (chars {hit.chunk.start}–{hit.chunk.end})",
+                    _quote(hit.chunk.text),
+                ]
         return "\n".join(lines)
     lines = [html.escape(answer.text, quote=False), "", "---", "**Sources**"]
     for c in answer.citations:
-        lines += ["", f"**[{c.n}]** {c.chunk.name} (chars {c.chunk.start}–{c.chunk.end})", _quote(c.chunk.text)]
+        lines += [
+            "",
+            f"**[{c.n}]** {html.escape(c.chunk.label, quote=False)} (chars {c.chunk.start}–{c.chunk.end})",
+            _quote(c.chunk.text),
+        ]
     return "\n".join(lines)
 
 

@@ -25,7 +25,7 @@ from rag.settings import Settings, build_settings, default_index_dir
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--index", type=Path, help="index folder (env GROUNDED_INDEX; default: %(default)s)", default=None
+        "--index", type=Path, help=f"index folder (env GROUNDED_INDEX; default: {default_index_dir()})", default=None
     )
     retrieval = argparse.ArgumentParser(add_help=False)
     retrieval.add_argument("-k", "--top-k", type=int, dest="top_k", help="passages the generator sees")
@@ -33,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     retrieval.add_argument(
         "--threshold", type=float, dest="abstain_threshold", help="evidence needed to answer (extractive)"
     )
+    retrieval.add_argument("--candidates", type=int, help="depth of each retriever's list")
 
     p = argparse.ArgumentParser(prog="grounded", description="Grounded question answering over your documents.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -44,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
         "--rebuild", action="store_true", help="build a fresh index (current model and chunker) and swap it in"
     )
     ing.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    ing.add_argument(
+        "--multilingual",
+        action="store_true",
+        default=None,
+        help="new or rebuilt index also gets multilingual-e5 vectors (Chinese<->English; ~8x slower ingest)",
+    )
 
     ask = sub.add_parser("ask", parents=[common, retrieval], help="answer a question with citations")
     ask.add_argument("question", help='the question, or "-" to read one question per line from stdin')
@@ -56,13 +63,15 @@ def _parser() -> argparse.ArgumentParser:
     srv.add_argument("--port", type=int, help="port (default 7860; 0 picks a free one)")
 
     ev = sub.add_parser("eval", parents=[common, retrieval], help="score the pipeline on a JSONL question set")
-    ev.add_argument("file", type=Path, help="JSONL: id, question, answerable, answers, sources")
-    ev.add_argument("--out", type=Path, help="write results.jsonl and summary.json here")
+    ev.add_argument("file", type=Path, metavar="PATH", help="JSONL question set, or a BEIR folder with --format beir")
+    ev.add_argument("--format", choices=["questions", "beir"], default="questions", help="what PATH holds")
+    ev.add_argument("--split", default="test", help="BEIR qrels split (default test; tune on train)")
+    ev.add_argument("--out", type=Path, help="write per-item results and summary.json here")
     return p
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    keys = ("index", "top_k", "generator", "abstain_threshold", "host", "port")
+    keys = ("index", "top_k", "generator", "abstain_threshold", "candidates", "multilingual", "host", "port")
     return build_settings().with_overrides(**{k: getattr(args, k, None) for k in keys})
 
 
@@ -96,10 +105,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     else:
         report = ingest(paths, settings, prune=args.prune, progress=not args.quiet)
     for r in report.results:
-        if r.status != "unchanged":
+        if r.status == "skipped":
+            print(f"skipped   {r.path}: {r.reason}", file=sys.stderr)
+        elif r.status != "unchanged":
             print(f"{r.status:9} {r.path} ({r.chunks} chunks)")
     print(report.summary())
-    return 0
+    return 1 if report.count("skipped") else 0
 
 
 def _print_answer(answer: Any, args: argparse.Namespace) -> None:
@@ -154,7 +165,40 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_beir(args: argparse.Namespace) -> int:
+    from eval import beir
+    from ingest.indexer import ingest_documents
+    from rag.pipeline import Pipeline
+
+    settings = _settings(args)
+    data = beir.load_beir(args.file, args.split)
+    overrides: dict[str, Any] = {"candidates": args.candidates or max(settings.candidates, 200)}
+    if args.index is None:
+        overrides["index"] = beir.default_index(data, settings)
+    settings = settings.with_overrides(**overrides)
+    print(
+        f"{data.name}: {len(data.docs)} documents, {len(data.queries)} {args.split} queries; index {settings.index}",
+        file=sys.stderr,
+    )
+    report = ingest_documents(data.docs, settings, progress=True)
+    print(report.summary(), file=sys.stderr)
+    pipeline = Pipeline.from_settings(settings)
+
+    def progress(i: int, n: int) -> None:
+        print(f"\r{i}/{n} queries", end="", file=sys.stderr, flush=True)
+
+    records, summary = beir.evaluate(pipeline, data, progress)
+    print(file=sys.stderr)
+    print(beir.format_table(summary))
+    if args.out:
+        beir.write(args.out, records, summary)
+        print(f"wrote {args.out / 'summary.json'} and {args.out / 'queries.jsonl'}")
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
+    if args.format == "beir":
+        return cmd_eval_beir(args)
     from eval.dataset import load_questions
     from eval.runner import format_summary, run, write_reports
 

@@ -93,23 +93,60 @@ def test_prune_removes_deleted_documents(tmp_path: Path, corpus_copy: Path) -> N
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("latin1.txt", "caf\xe9 cr\xe8me".encode("latin-1"), "not UTF-8"),
         ("empty.txt", b"   \n", "empty file"),
         ("binary.txt", b"\x00\x01\x02binary", "binary"),
+        ("broken.pdf", b"%PDF-1.4 garbage", "not a readable PDF"),
     ],
 )
-def test_bad_file_is_refused_and_index_kept(
+def test_bad_file_is_skipped_with_reason_and_index_kept(
     tmp_path: Path, corpus_copy: Path, name: str, content: bytes, message: str
 ) -> None:
     settings = Settings(index=tmp_path / "idx")
     ingest([corpus_copy], settings, progress=False)
     before = _state(settings.index)
-    bad = tmp_path / name
-    bad.write_bytes(content)
-    with pytest.raises(IngestError, match=message) as err:
-        ingest([corpus_copy, bad], settings, progress=False)
-    assert name in str(err.value) and "nothing was ingested" in str(err.value)
+    (corpus_copy / name).write_bytes(content)
+    report = ingest([corpus_copy], settings, progress=False)
+    skipped = [r for r in report.results if r.status == "skipped"]
+    assert [Path(r.path).name for r in skipped] == [name] and message in skipped[0].reason
+    assert report.count("unchanged") == 4
     assert _state(settings.index) == before
+
+
+def test_folder_with_good_and_bad_files(tmp_path: Path) -> None:
+    from tests.ingest.test_formats import make_docx, make_pdf
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    make_pdf(folder / "good.pdf", ["Pandas eat bamboo for most of the day.", "Red pandas are not bears."], "Pandas")
+    make_docx(folder / "good.docx")
+    (folder / "good.md").write_text("# Notes\n\n## Koalas\n\nKoalas sleep up to twenty hours a day.\n")
+    (folder / "latin1.txt").write_bytes("Le caf\xe9 cr\xe8me est servi chaud au petit d\xe9jeuner.".encode("latin-1"))
+    make_pdf(folder / "locked.pdf", ["secret"], password="pw")
+    (folder / "empty.txt").write_text("")
+    (folder / "photo.jpg").write_bytes(b"\xff\xd8\xff")
+    settings = Settings(index=tmp_path / "idx")
+
+    report = ingest([folder], settings, progress=False)
+
+    status = {Path(r.path).name: (r.status, r.reason) for r in report.results}
+    assert {n for n, (s, _) in status.items() if s == "added"} == {"good.pdf", "good.docx", "good.md", "latin1.txt"}
+    assert "password-protected" in status["locked.pdf"][1]
+    assert "empty file" in status["empty.txt"][1]
+    assert "unsupported file type .jpg" in status["photo.jpg"][1]
+    index = Index.open(settings.index)
+    chunks = {Path(c.source).name: c for c in index.all_chunks()}
+    assert chunks["good.pdf"].metadata["page"] == 1 and chunks["good.pdf"].metadata["title"] == "Pandas"
+    assert chunks["good.md"].metadata["section"] in {"Notes", "Koalas"}
+    assert "café crème" in chunks["latin1.txt"].text
+    assert index.manifest.documents[str((folder / "latin1.txt").resolve())].metadata["encoding"] == "cp1252"
+
+
+def test_nothing_readable_is_an_error_and_writes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "empty.md").write_text("")
+    settings = Settings(index=tmp_path / "idx")
+    with pytest.raises(IngestError, match=r"nothing to ingest: empty\.md: empty file"):
+        ingest([tmp_path / "empty.md"], settings, progress=False)
+    assert not Index.exists(settings.index)
 
 
 def test_missing_path_and_unsupported_type(tmp_path: Path) -> None:

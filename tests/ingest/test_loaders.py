@@ -13,7 +13,7 @@ def test_text_and_markdown(tmp_path: Path) -> None:
     md.write_text("# Title here\n\nBody text.\r\nMore.", encoding="utf-8")
     doc = loader_for(md).load(md)
     assert doc.text == "# Title here\n\nBody text.\nMore."
-    assert doc.metadata == {"title": "Title here", "format": "markdown"}
+    assert doc.metadata == {"title": "Title here", "format": "markdown", "encoding": "utf-8"}
     txt = tmp_path / "b.TXT"
     txt.write_bytes("\ufeffFirst line\nsecond".encode())
     assert loader_for(txt).load(txt).text == "First line\nsecond"  # BOM dropped

@@ -83,3 +83,14 @@ def test_top_k_override_changes_cutoff(pipeline) -> None:
     answer = pipeline.with_settings(top_k=2).ask(LECTURE)
     assert answer.trace.cutoff == 2
     assert all(c.n <= 2 for c in answer.citations)
+
+
+def test_dense_scores_are_cosine_similarities_best_first(pipeline) -> None:
+
+    retrieval = pipeline.retrieve(LECTURE)
+    dense = retrieval.lists[0]
+    scores = [h.score for h in dense.hits]
+    assert scores == sorted(scores, reverse=True)
+    top = dense.hits[0].chunk
+    vec = pipeline.embeddings.encode([top.text])[0]
+    assert dense.hits[0].score == pytest.approx(float(vec @ retrieval.query.embedding), abs=1e-3)

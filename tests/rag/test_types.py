@@ -145,6 +145,7 @@ def test_citation_to_dict():
         "text": "Zheng Nanning gave the lecture.",
         "score": 0.123457,
         "spans": [[120, 151]],
+        "title": "Readout",  # title, section and page travel with the citation when the chunk has them
     }
 
 

@@ -99,3 +99,12 @@ def test_ingest_and_eval_commands(tmp_path: Path, corpus_copy: Path) -> None:
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["answer_accuracy"] == 1.0 and summary["refusal_accuracy"] == 1.0
     assert len((tmp_path / "run" / "results.jsonl").read_text().splitlines()) == 2
+
+
+def test_folder_ingest_reports_skipped_files_and_exits_1(tmp_path: Path, corpus_copy: Path) -> None:
+    (corpus_copy / "empty.txt").write_text("")
+    (corpus_copy / "locked.pdf").write_bytes(b"%PDF-1.4 not really")
+    out = grounded("ingest", "--index", str(tmp_path / "idx"), "-q", str(corpus_copy))
+    assert out.returncode == 1
+    assert "4 added, 2 skipped" in out.stdout
+    assert "empty.txt: empty file" in out.stderr and "locked.pdf: not a readable PDF" in out.stderr
