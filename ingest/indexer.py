@@ -172,7 +172,10 @@ def ingest_documents(
     if changed or removed:
         _reconcile(index)
         embeddings = load_embeddings(
-            settings.embedding_model, threads=settings.threads, batch_size=settings.embed_batch_size
+            settings.embedding_model,
+            threads=settings.threads,
+            batch_size=settings.embed_batch_size,
+            precision=settings.embed_precision,
         )
         index.embeddings = embeddings
         splitter = make_splitter(cfg, embeddings.count_tokens)

@@ -96,7 +96,10 @@ class Pipeline:
         index = Index.open(settings.index)
         index.check_compatible(settings.embedding_model)
         embeddings = load_embeddings(
-            settings.embedding_model, threads=settings.threads, batch_size=settings.embed_batch_size
+            settings.embedding_model,
+            threads=settings.threads,
+            batch_size=settings.embed_batch_size,
+            precision=settings.embed_precision,
         )
         index.embeddings = embeddings
         stages: tuple[RetrieverStage, ...] = (DenseRetriever(index), BM25Retriever(index))

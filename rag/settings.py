@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
 from pydantic import Field, ValidationError, model_validator
@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(24, ge=0, description="word-pieces shared by neighbouring chunks")
     embed_batch_size: int = Field(64, ge=1, le=1024)
     threads: int = Field(2, ge=1, le=64, description="torch threads for batch encoding")
+    embed_precision: Literal["auto", "float32", "bfloat16"] = Field(
+        "auto", description="batch-encode precision; auto = bfloat16 where the CPU has native bf16"
+    )
 
     top_k: int = Field(5, ge=1, le=50, description="passages the generator sees")
     candidates: int = Field(30, ge=1, le=1000, description="depth of each retriever's list")
