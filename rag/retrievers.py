@@ -11,7 +11,7 @@ from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
-from rag.index import Index
+from rag.index import COLLECTION, MULTILINGUAL_COLLECTION, Index
 from rag.types import Hit, RankedList
 
 
@@ -35,34 +35,37 @@ class DenseRetriever:
     """Cosine similarity of the query embedding to chunk embeddings in Chroma."""
 
     name = "dense"
+    collection = COLLECTION
 
-    def __init__(self, index: Index) -> None:
-        self.index = index
-
-    def retrieve(self, query: Query, k: int) -> RankedList:
-        if query.embedding is None:
-            raise ValueError("dense retrieval needs the query embedding")
-        pairs = self.index.dense_search(query.embedding.tolist(), k)
-        hits = tuple(Hit(chunk, rank, score) for rank, (chunk, score) in enumerate(pairs, 1))
-        return RankedList(self.name, hits, f"cosine similarity, {self.index.manifest.embedding_model}")
-
-
-class MultilingualRetriever:
-    """Cosine similarity in the multilingual-e5 space: finds English passages for Chinese questions and back."""
-
-    name = "multilingual"
-
-    def __init__(self, index: Index, embeddings: Any) -> None:
+    def __init__(self, index: Index, embeddings: Any = None) -> None:
         self.index = index
         self.embeddings = embeddings
 
-    def retrieve(self, query: Query, k: int) -> RankedList:
-        from rag.index import MULTILINGUAL_COLLECTION
+    def vector(self, query: Query) -> Sequence[float]:
+        if query.embedding is None:
+            raise ValueError("dense retrieval needs the query embedding")
+        return query.embedding.tolist()
 
-        vector = self.embeddings.embed_query(query.text)
-        pairs = self.index.dense_search(vector, k, collection=MULTILINGUAL_COLLECTION)
+    def model_name(self) -> str:
+        return self.index.manifest.embedding_model
+
+    def retrieve(self, query: Query, k: int) -> RankedList:
+        pairs = self.index.dense_search(self.vector(query), k, collection=self.collection)
         hits = tuple(Hit(chunk, rank, score) for rank, (chunk, score) in enumerate(pairs, 1))
-        return RankedList(self.name, hits, f"cosine similarity, {self.index.manifest.multilingual_model}")
+        return RankedList(self.name, hits, f"cosine similarity, {self.model_name()}")
+
+
+class MultilingualRetriever(DenseRetriever):
+    """Cosine similarity in the multilingual-e5 space: finds English passages for Chinese questions and back."""
+
+    name = "multilingual"
+    collection = MULTILINGUAL_COLLECTION
+
+    def vector(self, query: Query) -> Sequence[float]:
+        return self.embeddings.embed_query(query.text)
+
+    def model_name(self) -> str:
+        return self.index.manifest.multilingual_model
 
 
 class BM25Retriever:
