@@ -123,7 +123,7 @@ def _print_answer(answer: Any, args: argparse.Namespace) -> None:
         for c in answer.citations:
             flat = " ".join(c.chunk.text.split())
             print(
-                f"\n[{c.n}] {c.chunk.name} (chars {c.chunk.start}–{c.chunk.end})\n    {flat[:300]}"
+                f"\n[{c.n}] {c.chunk.label} (chars {c.chunk.start}–{c.chunk.end})\n    {flat[:300]}"
                 f"{'…' if len(flat) > 300 else ''}"
             )
         if answer.abstained:

@@ -108,3 +108,16 @@ def test_folder_ingest_reports_skipped_files_and_exits_1(tmp_path: Path, corpus_
     assert out.returncode == 1
     assert "4 added, 2 skipped" in out.stdout
     assert "empty.txt: empty file" in out.stderr and "locked.pdf: not a readable PDF" in out.stderr
+
+
+def test_pdf_citation_names_title_and_page(tmp_path: Path) -> None:
+    from tests.ingest.test_formats import make_pdf
+
+    make_pdf(
+        tmp_path / "zoo.pdf", ["Pandas eat bamboo.", "Zebras have black and white stripes to confuse flies."], "Zoo"
+    )
+    idx = str(tmp_path / "idx")
+    assert grounded("ingest", "--index", idx, "-q", str(tmp_path / "zoo.pdf")).returncode == 0
+    out = grounded("ask", "--index", idx, "--threshold", "0", "Why do zebras have stripes?")
+    assert out.returncode == 0, out.stderr
+    assert "zoo.pdf — Zoo — p" in out.stdout
