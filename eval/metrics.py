@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import re
+import string
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +37,12 @@ def percentile(values: Sequence[float], q: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=float), q)) if values else float("nan")
 
 
+def mean(values: Iterable[float | None]) -> float | None:
+    """Mean of the values that are not None (None if there are none)."""
+    vals = [v for v in values if v is not None]
+    return sum(vals) / len(vals) if vals else None
+
+
 def ratio(num: int, den: int) -> float | None:
     return num / den if den else None
 
@@ -52,6 +61,8 @@ def summarize(records: Sequence[dict]) -> dict:
         "refusal_accuracy": ratio(sum(r["abstained"] for r in unans), len(unans)),
         "false_refusal_rate": ratio(sum(r["abstained"] for r in ans), len(ans)),
         "citation_support": ratio(sum(r["citation_supported"] for r in answered), len(answered)),
+        "citation_precision": mean(r.get("citation_precision") for r in records),
+        "citation_recall": mean(r.get("citation_recall") for r in records),
         "source_recall_at_k": ratio(sum(r["source_hit"] for r in ans), len(ans)),
         "passage_recall_at_k": ratio(sum(r.get("passage_hit", False) for r in ans), len(ans)),
         "overall_accuracy": ratio(sum(r["correct"] for r in ans) + sum(r["abstained"] for r in unans), len(records)),
@@ -94,3 +105,85 @@ RANKING_METRICS = {
 def ranking_scores(ranked: Sequence[str], relevant: Mapping[str, int]) -> dict[str, float]:
     """Every ranking metric for one query."""
     return {name: fn(ranked, relevant) for name, fn in RANKING_METRICS.items()}
+
+
+# --- SQuAD 2.0 (the official evaluate-v2.0.py) -----------------------------------------------
+_SQUAD_PUNCT = frozenset(string.punctuation)
+_SQUAD_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
+
+
+def squad_normalize(s: str) -> str:
+    """Lower case, ASCII punctuation and the articles a/an/the removed, single spaces (official SQuAD)."""
+    s = "".join(ch for ch in s.lower() if ch not in _SQUAD_PUNCT)
+    return " ".join(_SQUAD_ARTICLES.sub(" ", s).split())
+
+
+def squad_tokens(s: str) -> list[str]:
+    """The normalised answer's whitespace tokens (official SQuAD)."""
+    return squad_normalize(s).split() if s else []
+
+
+def _squad_golds(golds: Iterable[str]) -> list[str]:
+    # As the official script: gold texts that normalise to nothing are dropped; none left means no-answer.
+    return [g for g in golds if squad_normalize(g)] or [""]
+
+
+def _squad_f1(prediction: str, gold: str) -> float:
+    gold_toks, pred_toks = squad_tokens(gold), squad_tokens(prediction)
+    if not gold_toks or not pred_toks:
+        return float(gold_toks == pred_toks)  # no-answer: 1 if both are empty, else 0
+    same = sum((Counter(gold_toks) & Counter(pred_toks)).values())
+    if same == 0:
+        return 0.0
+    precision, recall = same / len(pred_toks), same / len(gold_toks)
+    return 2 * precision * recall / (precision + recall)
+
+
+def exact_match(prediction: str, golds: Iterable[str]) -> float:
+    """Official SQuAD 2.0 exact match, max over gold answers; golds `[""]` (or `[]`) mean no answer."""
+    pred = squad_normalize(prediction)
+    return max(float(squad_normalize(g) == pred) for g in _squad_golds(golds))
+
+
+def f1_score(prediction: str, golds: Iterable[str]) -> float:
+    """Official SQuAD 2.0 token F1, max over gold answers; golds `[""]` (or `[]`) mean no answer."""
+    return max(_squad_f1(prediction, g) for g in _squad_golds(golds))
+
+
+# --- citation quality (ALCE, Gao et al. 2023) -------------------------------------------------
+def alce_citation_scores(
+    sentences: Sequence[tuple[str, Sequence[int]]],
+    entails: Callable[[str, Sequence[int]], bool],
+    *,
+    passages: int | None = None,
+    at_most_citations: int | None = 3,
+) -> tuple[float, float]:
+    """(citation recall, citation precision) of one answer, as `compute_autoais` in princeton-nlp/ALCE eval.py.
+
+    `sentences` are (text without markers, cited passage numbers, 1-based); `entails(text, numbers)`
+    says whether those passages together support the text. Recall: share of sentences their joint
+    citations support. Precision: supported citations / all citations, where a citation of a
+    multi-cited, supported sentence is an over-citation (not credited) when it alone does not
+    support the sentence and the other citations do without it. As ALCE: a sentence citing a
+    number outside 1..`passages` is unsupported and its citations are not counted; only the first
+    `at_most_citations` of a sentence's citations are judged (ALCE's default: 3).
+    """
+    if not sentences:
+        return 0.0, 0.0
+    supported = precise = total = 0
+    for text, numbers in sentences:
+        refs = list(numbers)
+        if not refs or (passages is not None and any(not 1 <= r <= passages for r in refs)):
+            continue
+        if at_most_citations is not None:
+            refs = refs[:at_most_citations]
+        total += len(refs)
+        joint = bool(entails(text, refs))
+        supported += joint
+        if joint and len(refs) > 1:
+            for i, ref in enumerate(refs):
+                others = refs[:i] + refs[i + 1 :]
+                precise += bool(entails(text, [ref])) or not entails(text, others)
+        else:
+            precise += joint
+    return supported / len(sentences), (precise / total if total else 0.0)

@@ -7,20 +7,48 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from eval.dataset import EvalQuestion
-from eval.metrics import contains_answer, sources_hit, summarize
+from eval.metrics import alce_citation_scores, contains_answer, sources_hit, summarize
 from rag.pipeline import Pipeline
 from rag.types import Answer
 
+Judge = Callable[[str, Sequence[str]], bool]
 
-def score_answer(q: EvalQuestion, answer: Answer, latency_ms: float) -> dict[str, Any]:
+
+def memo_judge(judge: Judge) -> Judge:
+    """The judge with its verdicts remembered (the same sentence recurs under every policy)."""
+    seen: dict[tuple[str, tuple[str, ...]], bool] = {}
+
+    def cached(sentence: str, passages: Sequence[str]) -> bool:
+        key = (sentence, tuple(passages))
+        if key not in seen:
+            seen[key] = bool(judge(sentence, list(passages)))
+        return seen[key]
+
+    return cached
+
+
+def citation_scores(answer: Answer, judge: Judge) -> tuple[float, float] | None:
+    """ALCE citation (recall, precision) of an answer's shown sentences; None when it abstained."""
+    if answer.abstained or not answer.sentences:
+        return None
+    top = answer.trace.fused.hits[: answer.trace.cutoff]
+
+    def entails(text: str, numbers: Sequence[int]) -> bool:
+        return judge(text, [top[n - 1].chunk.text for n in numbers])
+
+    return alce_citation_scores([(sc.text, sc.citations) for sc in answer.sentences], entails, passages=len(top))
+
+
+def score_answer(q: EvalQuestion, answer: Answer, latency_ms: float, judge: Judge | None = None) -> dict[str, Any]:
     """One per-question record: the answer, whether it is right, and why."""
     cited_text = " ".join(c.chunk.text for c in answer.citations)
     top = answer.trace.fused.hits[: answer.trace.cutoff]
+    alce = citation_scores(answer, judge) if judge else None
     passages = [h.chunk.source for h in top]
     correct = q.answerable and not answer.abstained and contains_answer(answer.text, q.answers)
     return {
@@ -39,34 +67,75 @@ def score_answer(q: EvalQuestion, answer: Answer, latency_ms: float) -> dict[str
             {"n": c.n, "source": Path(c.chunk.source).name, "chunk_id": c.chunk.id} for c in answer.citations
         ],
         "evidence": answer.trace.generation.get("evidence"),
+        "generator": answer.generator,
+        "answered_by": answer.answered_by,
+        "policy": answer.policy,
+        "sentences": [sc.to_dict() for sc in answer.sentences],
+        "citation_recall": None if alce is None else alce[0],
+        "citation_precision": None if alce is None else alce[1],
         "latency_ms": latency_ms,
     }
+
+
+def answer_under_policies(
+    pipeline: Pipeline,
+    questions: Sequence[str],
+    policies: Sequence[str],
+    progress: Callable[[int, int], None] | None = None,
+) -> Iterator[dict[str, tuple[Answer, float]]]:
+    """Per question, {policy: (answer, latency ms)}: retrieval and generation run once (`pipeline.draft`),
+    each policy only re-checks (`pipeline.finish`), so policies are compared on the very same model output."""
+    for i, question in enumerate(questions, 1):
+        t0 = time.perf_counter()
+        draft = pipeline.draft(question)
+        draft_ms = (time.perf_counter() - t0) * 1000
+        out = {}
+        for policy in policies:
+            t1 = time.perf_counter()
+            answer = pipeline.finish(draft, policy)
+            out[policy] = (answer, draft_ms + (time.perf_counter() - t1) * 1000)
+        yield out
+        if progress:
+            progress(i, len(questions))
 
 
 def run(
     pipeline: Pipeline,
     questions: Sequence[EvalQuestion],
     progress: Callable[[int, int], None] | None = None,
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Answer every question; return per-question records and the summary."""
-    records = []
-    for i, q in enumerate(questions, 1):
-        t0 = time.perf_counter()
-        answer = pipeline.ask(q.question)
-        records.append(score_answer(q, answer, (time.perf_counter() - t0) * 1000))
-        if progress:
-            progress(i, len(questions))
-    summary = summarize(records)
+    policies: Sequence[str] | None = None,
+) -> dict[str, tuple[list[dict[str, Any]], dict[str, Any]]]:
+    """Answer every question once and check it under each policy; {policy: (records, summary)}."""
+    policies = list(policies or [pipeline.settings.verify_policy])
+    records: dict[str, list[dict[str, Any]]] = {p: [] for p in policies}
+    judge = memo_judge(pipeline.verifier.supports)
+    answers = answer_under_policies(pipeline, [q.question for q in questions], policies, progress)
+    for q, by_policy in zip(questions, answers, strict=True):
+        for policy, (answer, latency) in by_policy.items():
+            records[policy].append(score_answer(q, answer, latency, judge))
+    out = {}
+    for policy in policies:
+        summary = summarize(records[policy])
+        summary["settings"] = settings_record(pipeline, policy)
+        out[policy] = (records[policy], summary)
+    return out
+
+
+def settings_record(pipeline: Pipeline, policy: str) -> dict[str, Any]:
+    """The settings a run's summary records, so runs can be compared."""
     s = pipeline.settings
-    summary["settings"] = {
+    return {
         "generator": s.generator,
+        "policy": policy,
         "top_k": s.top_k,
         "candidates": s.candidates,
         "abstain_threshold": s.abstain_threshold,
+        "support_threshold": s.support_threshold,
+        "relevance_threshold": s.relevance_threshold,
+        "llm_max_tokens": s.llm_max_tokens,
         "embedding_model": s.embedding_model,
         "index": str(s.index),
     }
-    return records, summary
 
 
 def write_reports(out: Path, records: Sequence[dict[str, Any]], summary: dict[str, Any]) -> None:
@@ -92,6 +161,8 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"refusal accuracy     {pct(summary['refusal_accuracy'])}  (abstained on unanswerable)",
             f"false refusals       {pct(summary['false_refusal_rate'])}  (abstained on answerable)",
             f"citation support     {pct(summary['citation_support'])}  (cited passages contain the answer)",
+            f"citation precision   {pct(summary['citation_precision'])}  (ALCE: each citation needed and supporting)",
+            f"citation recall      {pct(summary['citation_recall'])}  (ALCE: each sentence supported by its citations)",
             f"source recall@k      {pct(summary['source_recall_at_k'])}",
             f"passage recall@k     {pct(summary['passage_recall_at_k'])}  (a top-k passage contains the answer)",
             f"latency p50 / p95    {summary['latency_ms_p50']:.0f} / {summary['latency_ms_p95']:.0f} ms",

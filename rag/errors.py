@@ -27,3 +27,7 @@ class DatasetError(GroundedError):
 
 class ConfigError(GroundedError):
     """A setting is invalid or a backend is unknown or not installed."""
+
+
+class GeneratorError(GroundedError):
+    """The answer model could not be reached or refused the request (bad URL, key, model name)."""

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from rag.embeddings import SentenceTransformerEmbeddings, load_embeddings
 from rag.errors import QuestionError
 from rag.fusion import reciprocal_rank_fusion
-from rag.generators import Generator, load_generator
+from rag.generators import Generator, extractive_generator, load_generator
+from rag.generators.extractive import ABSTAIN_TEXT
 from rag.index import Index
 from rag.rescoring import SentenceMaxSim
 from rag.retrievers import (
@@ -21,9 +23,12 @@ from rag.retrievers import (
     Query,
     RetrieverStage,
 )
+from rag.rewrite import Rewriter, rewrite
 from rag.settings import Settings
 from rag.text import is_cjk
-from rag.types import Answer, Citation, RankedList, Trace
+from rag.types import Answer, Citation, Generation, Hit, RankedList, SentenceCheck, Trace
+from rag.verify import Verifier, apply_policy, render
+from rag.verify import summary as verify_summary
 
 MAX_QUESTION_CHARS = 2000
 
@@ -35,6 +40,19 @@ class Retrieval:
     query: Query
     lists: tuple[RankedList, ...]
     fused: RankedList
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A question rewritten, retrieved and answered, before the citation check."""
+
+    question: str
+    query: str
+    rewrite: dict[str, Any]
+    retrieval: Retrieval
+    passages: tuple[Hit, ...]
+    generation: Generation
+    timings: dict[str, float]
 
 
 class _Timer:
@@ -89,6 +107,8 @@ class Pipeline:
         self.generator = generator
         self.stages = stages or (DenseRetriever(index), BM25Retriever(index))
         self.rescorer = SentenceMaxSim(embeddings, settings.sentence_depth) if settings.sentence_depth else None
+        self.verifier = Verifier(embeddings, settings.support_threshold, settings.relevance_threshold)
+        self.fallback = generator if generator.name == "extractive" else extractive_generator(settings, embeddings)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Pipeline:
@@ -111,7 +131,8 @@ class Pipeline:
     def with_settings(self, **overrides: object) -> Pipeline:
         """The same index and models with other retrieval/generation settings (e.g. top_k)."""
         settings = self.settings.with_overrides(**overrides)
-        keys = ("generator", "abstain_threshold", "max_answer_sentences", "evidence_sim_weight")
+        keys = ["generator", "abstain_threshold", "max_answer_sentences", "evidence_sim_weight"]
+        keys += [k for k in Settings.model_fields if k.startswith(("llm_", "openai_"))]
         same = all(getattr(settings, k) == getattr(self.settings, k) for k in keys)
         generator = self.generator if same else load_generator(settings, self.embeddings)
         return Pipeline(settings, self.index, self.embeddings, generator, self.stages)
@@ -145,26 +166,111 @@ class Pipeline:
                 fused = reciprocal_rank_fusion(lists, k=s.rrf_k, weights=weights)
         return Retrieval(query, tuple(lists), fused)
 
-    def ask(self, question: str) -> Answer:
-        """Answer one question with citations; abstains when the passages don't support an answer."""
+    def stream_draft(self, question: str, history: Sequence[str] = ()) -> Iterator[Generation | Draft]:
+        """Rewrite, retrieve and generate: partial generations while the model writes, then the `Draft`."""
         question = check_question(question)
         timer = _Timer()
         t0 = time.perf_counter()
-        retrieval = self.retrieve(question, timer)
+        with timer("rewrite"):
+            history = history if self.settings.rewrite_follow_ups else ()
+            rewriter = self.generator if isinstance(self.generator, Rewriter) else None
+            query, rewrite_record = rewrite(question, history, rewriter)
+        retrieval = self.retrieve(query, timer)
         passages = retrieval.fused.hits[: self.settings.top_k]
-        with timer("generate"):
-            gen = self.generator.generate(question, passages)
-        citations = tuple(
-            Citation(n, passages[n - 1].chunk, passages[n - 1].score, spans) for n, spans in sorted(gen.cited.items())
-        )
-        timer.ms["total"] = (time.perf_counter() - t0) * 1000
+        gen = None
+        t_gen = time.perf_counter()
+        for gen in self.generator.stream(query, passages):
+            if gen.partial:
+                yield gen
+        timer.ms["generate"] = (time.perf_counter() - t_gen) * 1000
+        assert gen is not None and not gen.partial, "a generator's stream must end with its final generation"
+        timer.ms["draft"] = (time.perf_counter() - t0) * 1000
+        yield Draft(question, query, rewrite_record, retrieval, tuple(passages), gen, timer.ms)
+
+    def draft(self, question: str, history: Sequence[str] = ()) -> Draft:
+        """Rewrite, retrieve and generate, without the citation check (see `finish`)."""
+        for item in self.stream_draft(question, history):
+            if isinstance(item, Draft):
+                return item
+        raise AssertionError("stream_draft ended without a draft")
+
+    def finish(self, draft: Draft, policy: str | None = None) -> Answer:
+        """Check every sentence of the draft against its passages and apply the policy (default: the setting's)."""
+        policy = policy or self.settings.verify_policy
+        timings = dict(draft.timings)
+        t0 = time.perf_counter()
+        gen, passages, answered_by = draft.generation, draft.passages, self.generator.name
+        checks = [] if gen.abstained else self.verifier.check(draft.query, gen.text, passages)
+        kept = apply_policy(checks, policy)
+        record = verify_summary(checks, kept, policy)
+        if gen.abstained:
+            text, abstained, reason = ABSTAIN_TEXT, True, gen.reason
+        elif kept:
+            text, abstained, reason = render(kept), False, gen.reason
+            dropped = sum(c.status != "refusal" for c in checks) - len(kept)
+            if dropped:
+                reason += f"; {dropped} unsupported sentence(s) dropped"
+        else:
+            text, abstained = ABSTAIN_TEXT, True
+            reason = "no sentence of the answer is supported by the passages it cites"
+            if any(c.status == "refusal" for c in checks):
+                reason = "the model said the passages don't answer"
+        if abstained and policy == "strict" and self.generator.name != "extractive" and not gen.abstained:
+            fallback = self.fallback.generate(draft.query, passages)
+            record["fallback"] = {"generator": "extractive", "abstained": fallback.abstained, "trace": fallback.trace}
+            if not fallback.abstained:
+                checks = self.verifier.check(draft.query, fallback.text, passages)
+                kept = apply_policy(checks, policy)
+                if kept:
+                    answered_by, text, abstained = "extractive", render(kept), False
+                    reason = f"{reason}; answered by the extractive fallback ({fallback.reason})"
+                    gen = fallback
+        if abstained:
+            kept = []
+        citations = self._citations(kept, gen, passages)
+        timings["verify"] = (time.perf_counter() - t0) * 1000
+        timings["total"] = timings.pop("draft") + timings["verify"]
         trace = Trace(
-            question=question,
-            query=retrieval.query.text,
-            lists=retrieval.lists,
-            fused=retrieval.fused,
+            question=draft.question,
+            query=draft.query,
+            lists=draft.retrieval.lists,
+            fused=draft.retrieval.fused,
             cutoff=len(passages),
             generator=self.generator.name,
-            generation=gen.trace,
+            generation=draft.generation.trace,
+            rewrite=draft.rewrite,
+            verification=record,
         )
-        return Answer(question, gen.text, gen.abstained, gen.reason, citations, timer.ms, trace)
+        return Answer(
+            draft.question, text, abstained, reason, citations, timings, trace, tuple(kept), policy, answered_by
+        )
+
+    @staticmethod
+    def _citations(kept: Sequence[SentenceCheck], gen: Generation, passages: Sequence[Hit]) -> tuple[Citation, ...]:
+        """One citation per passage the shown sentences cite, with the generator's spans or the verifier's."""
+        spans: dict[int, list[tuple[int, int]]] = {}
+        for c in kept:
+            for n in c.citations:
+                own = gen.cited.get(n, ())
+                found = list(own) if own else ([c.spans[n]] if n in c.spans else [])
+                spans.setdefault(n, [])
+                spans[n].extend(sp for sp in found if sp not in spans[n])
+        return tuple(
+            Citation(n, passages[n - 1].chunk, passages[n - 1].score, tuple(sorted(sp)))
+            for n, sp in sorted(spans.items())
+        )
+
+    def stream(self, question: str, history: Sequence[str] = ()) -> Iterator[Generation | Answer]:
+        """Partial generations while the model writes, then the checked `Answer`."""
+        for item in self.stream_draft(question, history):
+            if isinstance(item, Draft):
+                yield self.finish(item)
+            else:
+                yield item
+
+    def ask(self, question: str, history: Sequence[str] = (), policy: str | None = None) -> Answer:
+        """Answer one question with checked citations; abstains when the passages don't support an answer.
+
+        `history` holds the conversation's earlier questions (oldest first) for follow-ups.
+        """
+        return self.finish(self.draft(question, history), policy)

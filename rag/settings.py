@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import Field, ValidationError, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.errors import ConfigError
@@ -62,6 +62,28 @@ class Settings(BaseSettings):
     evidence_sim_weight: float = Field(0.2, ge=0.0, le=1.0, description="weight of embedding similarity vs coverage")
     max_answer_sentences: int = Field(2, ge=1, le=10)
 
+    # LLM generators (`local`: the packaged SmolLM2 run by xllamacpp; `openai`: any OpenAI-compatible endpoint).
+    openai_base_url: str = Field("https://api.openai.com/v1", description="OpenAI-compatible endpoint (…/v1)")
+    openai_model: str = Field("gpt-4o-mini", description="model name the endpoint serves")
+    openai_api_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("GROUNDED_OPENAI_API_KEY", "OPENAI_API_KEY", "openai_api_key"),
+        description="API key (never printed or logged)",
+    )
+    llm_max_tokens: int = Field(120, ge=1, le=8192, description="longest answer an LLM may write")
+    llm_temperature: float = Field(0.0, ge=0.0, le=2.0)
+    llm_timeout: float = Field(120.0, gt=0, description="seconds to wait for the endpoint")
+    llm_context: int = Field(2048, ge=512, le=32768, description="context window of the local model")
+    llm_threads: int = Field(2, ge=1, le=64, description="CPU threads of the local model")
+
+    # Every answer sentence is checked against the passages it cites (see rag.verify).
+    verify_policy: Literal["flag", "drop", "strict"] = Field(
+        "strict", description="unsupported sentences: flag (keep, mark), drop, strict (drop; none left -> extractive)"
+    )
+    support_threshold: float = Field(0.6, ge=0.0, le=1.0, description="support a sentence needs from its passage")
+    relevance_threshold: float = Field(0.3, ge=0.0, le=1.0, description="relevance to the question a sentence needs")
+    rewrite_follow_ups: bool = Field(True, description="rewrite follow-up questions using the chat history")
+
     host: str = "127.0.0.1"
     port: int = Field(7860, ge=0, le=65535)
 
@@ -75,11 +97,20 @@ class Settings(BaseSettings):
             raise ValueError(f"top_k ({self.top_k}) cannot exceed candidates ({self.candidates})")
         if self.dense_weight == 0 and self.bm25_weight == 0:
             raise ValueError("dense_weight and bm25_weight cannot both be 0")
+        if self.generator == "openai" and self.openai_api_key is None and "api.openai.com" in self.openai_base_url:
+            raise ValueError(
+                "the openai generator needs a key for api.openai.com: set GROUNDED_OPENAI_API_KEY (or OPENAI_API_KEY),"
+                " or point GROUNDED_OPENAI_BASE_URL at a local server (Ollama, vLLM, llama.cpp)"
+            )
+        if not self.openai_base_url.startswith(("http://", "https://")):
+            raise ValueError(f"openai_base_url {self.openai_base_url!r} must start with http:// or https://")
         return self
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the non-None overrides applied and all rules checked again."""
         data = self.model_dump()
+        if self.openai_api_key is not None:
+            data["openai_api_key"] = self.openai_api_key.get_secret_value()
         data.update({k: v for k, v in overrides.items() if v is not None})
         return build_settings(**data)
 

@@ -8,8 +8,11 @@ import unicodedata
 
 # A sentence ends at . ! ? (or their CJK forms), optionally followed by closing quotes or
 # brackets, when whitespace or an upper-case letter follows ("direction.Professor" is two
-# sentences in the demo corpus). Newlines always end a sentence.
-_SENT_END = re.compile(r"(?<=[.!?。！？])[\"'”’)\]]*(?=\s|[A-Z\u4e00-\u9fff]|$)|\n+")
+# sentences in the demo corpus). Citation markers right after the stop stay with their sentence
+# ("lecture.[1] It was…"). Newlines always end a sentence.
+_SENT_END = re.compile(
+    r"(?<=[.!?。！？])[\"'”’)\]]*(?:[ \t]*\[\d+(?:\s*[,;]\s*\d+)*\])*(?=\s|[A-Z\u4e00-\u9fff]|$)|\n+"
+)
 _ABBREV = re.compile(r"(?:\b(?:[A-Z]|Mr|Mrs|Ms|Dr|Prof|St|No|vs|etc|e\.g|i\.e|U\.S|Jr|Sr|Inc|Ltd|Co|Fig))\.$")
 
 STOPWORDS = frozenset(

@@ -131,6 +131,42 @@ class Generation:
     reason: str
     cited: dict[int, tuple[tuple[int, int], ...]]  # passage number -> cited spans (absolute offsets)
     trace: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    partial: bool = False  # True while an LLM is still writing (streaming)
+
+
+@dataclass(frozen=True)
+class SentenceCheck:
+    """One answer sentence checked against the passages: what it cites, how well they support it.
+
+    `status` is "supported", "unsupported" (the passages don't back it), "off-topic" (backed,
+    but it doesn't address the question) or "refusal" (the model said the passages don't answer).
+    """
+
+    text: str
+    citations: tuple[int, ...]
+    support: float
+    relevance: float
+    status: str
+    cited_by_model: tuple[int, ...] = ()
+    spans: dict[int, tuple[int, int]] = field(default_factory=dict, hash=False, compare=False)
+    note: str = ""
+
+    @property
+    def supported(self) -> bool:
+        return self.status == "supported"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "citations": list(self.citations),
+            "supported": self.supported,
+            "support": round(float(self.support), 4),
+            "status": self.status,
+            "relevance": round(float(self.relevance), 4),
+            "cited_by_model": list(self.cited_by_model),
+            "spans": {str(n): list(sp) for n, sp in self.spans.items()},
+            "note": self.note,
+        }
 
 
 @dataclass(frozen=True)
@@ -144,16 +180,20 @@ class Trace:
     cutoff: int
     generator: str
     generation: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    rewrite: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    verification: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
+            "rewrite": self.rewrite,
             "query": self.query,
             "lists": [lst.to_dict() for lst in self.lists],
             "fused": self.fused.to_dict(),
             "cutoff": self.cutoff,
             "generator": self.generator,
             "generation": self.generation,
+            "verification": self.verification,
         }
 
 
@@ -168,10 +208,18 @@ class Answer:
     citations: tuple[Citation, ...]
     timings_ms: dict[str, float] = field(hash=False, compare=False)
     trace: Trace = field(hash=False, compare=False)
+    sentences: tuple[SentenceCheck, ...] = field(default=(), hash=False, compare=False)
+    policy: str = ""
+    answered_by: str = ""  # the generator whose text this is ("extractive" after a strict fallback)
 
     @property
     def generator(self) -> str:
         return self.trace.generator
+
+    @property
+    def query(self) -> str:
+        """The stand-alone question retrieval used (a follow-up rewritten with the chat history)."""
+        return self.trace.query
 
     def to_dict(self, include_trace: bool = False) -> dict[str, Any]:
         """The `grounded ask --json` object."""
@@ -181,7 +229,11 @@ class Answer:
             "abstained": self.abstained,
             "reason": self.reason,
             "citations": [c.to_dict() for c in self.citations],
+            "sentences": [sc.to_dict() for sc in self.sentences],
             "generator": self.generator,
+            "answered_by": self.answered_by or self.generator,
+            "query": self.query,
+            "policy": self.policy,
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
         }
         if include_trace:
@@ -201,6 +253,7 @@ __all__ = [
     "Generation",
     "Hit",
     "RankedList",
+    "SentenceCheck",
     "Trace",
     "chunk_id",
     "content_hash",

@@ -4,7 +4,8 @@
     grounded ask "Who gave the lecture at the Politburo study session on AI?" [--json] [--explain]
     grounded ask - < questions.txt
     grounded serve [--host 127.0.0.1] [--port 7860]
-    grounded eval eval/data/demo_questions.jsonl [--out DIR]
+    grounded eval eval/data/demo_questions.jsonl [--policies flag,drop,strict] [--out DIR]
+    grounded eval --format squad ../shared/bench/squad2_cs224n/dev-v2.0.json [--sample 500]
 
 Settings come from GROUNDED_* environment variables; flags override them.
 """
@@ -34,6 +35,12 @@ def _parser() -> argparse.ArgumentParser:
         "--threshold", type=float, dest="abstain_threshold", help="evidence needed to answer (extractive)"
     )
     retrieval.add_argument("--candidates", type=int, help="depth of each retriever's list")
+    retrieval.add_argument(
+        "--policy",
+        choices=["flag", "drop", "strict"],
+        dest="verify_policy",
+        help="unsupported sentences: flag (keep, mark), drop, strict (drop; none left -> extractive answer)",
+    )
 
     p = argparse.ArgumentParser(prog="grounded", description="Grounded question answering over your documents.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -57,6 +64,13 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print one JSON object per question")
     ask.add_argument("--explain", action="store_true", help="show each retriever's list, fusion and evidence")
     ask.add_argument("--trace", action="store_true", help="with --json: include the full trace")
+    ask.add_argument(
+        "--history",
+        action="append",
+        default=[],
+        metavar="QUESTION",
+        help="an earlier question of the conversation (repeat, oldest first): the question is read as its follow-up",
+    )
 
     srv = sub.add_parser("serve", parents=[common, retrieval], help="the Gradio chat")
     srv.add_argument("--host", help="interface to bind (default 127.0.0.1)")
@@ -64,14 +78,34 @@ def _parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", parents=[common, retrieval], help="score the pipeline on a JSONL question set")
     ev.add_argument("file", type=Path, metavar="PATH", help="JSONL question set, or a BEIR folder with --format beir")
-    ev.add_argument("--format", choices=["questions", "beir"], default="questions", help="what PATH holds")
+    ev.add_argument("--format", choices=["questions", "beir", "squad"], default="questions", help="what PATH holds")
     ev.add_argument("--split", default="test", help="BEIR qrels split (default test; tune on train)")
+    ev.add_argument(
+        "--policies",
+        type=lambda v: [p.strip() for p in v.split(",") if p.strip()],
+        help="check each answer under these policies, e.g. flag,drop,strict (one generation per question)",
+    )
+    ev.add_argument("--sample", type=int, default=500, help="SQuAD: questions in the fixed sample (default 500)")
+    ev.add_argument(
+        "--part", choices=["test", "calib"], default="test", help="SQuAD: the test sample or the disjoint calib one"
+    )
+    ev.add_argument("--seed", type=int, default=0, help="SQuAD: sampling seed (default 0)")
     ev.add_argument("--out", type=Path, help="write per-item results and summary.json here")
     return p
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    keys = ("index", "top_k", "generator", "abstain_threshold", "candidates", "multilingual", "host", "port")
+    keys = (
+        "index",
+        "top_k",
+        "generator",
+        "abstain_threshold",
+        "candidates",
+        "verify_policy",
+        "multilingual",
+        "host",
+        "port",
+    )
     return build_settings().with_overrides(**{k: getattr(args, k, None) for k in keys})
 
 
@@ -120,6 +154,11 @@ def _print_answer(answer: Any, args: argparse.Namespace) -> None:
             return
     else:
         print(answer.text)
+        flagged = [sc for sc in answer.sentences if not sc.supported]
+        for sc in flagged:
+            print(f"  ⚠ {sc.status}: {sc.text[:100]}")
+        if answer.query != answer.question:
+            print(f"  (asked as: {answer.query})")
         for c in answer.citations:
             flat = " ".join(c.chunk.text.split())
             print(
@@ -140,7 +179,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.question != "-":
         check_question(args.question)  # fail fast, before loading models
-        _print_answer(_pipeline(settings, args).ask(args.question), args)
+        _print_answer(_pipeline(settings, args).ask(args.question, args.history), args)
         return 0
     pipeline = _pipeline(settings, args)
     status = 0
@@ -148,7 +187,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         if not line.strip():
             continue
         try:
-            _print_answer(pipeline.ask(line), args)
+            _print_answer(pipeline.ask(line, args.history), args)
         except GroundedError as e:  # one bad line does not stop the batch
             print(f"grounded: error: {e}", file=sys.stderr)
             status = 2
@@ -184,10 +223,7 @@ def cmd_eval_beir(args: argparse.Namespace) -> int:
     print(report.summary(), file=sys.stderr)
     pipeline = Pipeline.from_settings(settings)
 
-    def progress(i: int, n: int) -> None:
-        print(f"\r{i}/{n} queries", end="", file=sys.stderr, flush=True)
-
-    records, summary = beir.evaluate(pipeline, data, progress)
+    records, summary = beir.evaluate(pipeline, data, _progress)
     print(file=sys.stderr)
     print(beir.format_table(summary))
     if args.out:
@@ -196,25 +232,64 @@ def cmd_eval_beir(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress(i: int, n: int) -> None:
+    print(f"\r{i}/{n} questions", end="", file=sys.stderr, flush=True)
+
+
+def _check_policies(policies: list[str] | None) -> None:
+    from rag.errors import ConfigError
+    from rag.verify import POLICIES
+
+    bad = [p for p in policies or [] if p not in POLICIES]
+    if bad:
+        raise ConfigError(f"unknown policy {', '.join(bad)}: --policies takes a comma list of {', '.join(POLICIES)}")
+
+
+def cmd_eval_squad(args: argparse.Namespace) -> int:
+    from eval import squad
+    from rag.pipeline import Pipeline
+
+    settings = _settings(args)
+    questions = squad.sample_questions(squad.load_squad(args.file), args.sample, args.seed, args.part)
+    if args.index is None:
+        settings = settings.with_overrides(index=squad.default_index(args.file, questions, settings))
+    has = sum(not q.is_impossible for q in questions)
+    print(
+        f"SQuAD 2.0 {args.part} sample: {len(questions)} questions ({has} HasAns, {len(questions) - has} NoAns), "
+        f"index {settings.index}",
+        file=sys.stderr,
+    )
+    pipeline = Pipeline.from_settings(settings)
+    results = squad.evaluate(pipeline, questions, args.policies or [settings.verify_policy], _progress)
+    print(file=sys.stderr)
+    print(squad.format_report(results))
+    if args.out:
+        squad.write_reports(args.out, results)
+        print(f"wrote {args.out / 'summary.json'} and per-policy results under {args.out}")
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
+    _check_policies(args.policies)
     if args.format == "beir":
         return cmd_eval_beir(args)
+    if args.format == "squad":
+        return cmd_eval_squad(args)
     from eval.dataset import load_questions
     from eval.runner import format_summary, run, write_reports
 
     settings = _settings(args)
     questions = load_questions(args.file)
     pipeline = _pipeline(settings, args)
-
-    def progress(i: int, n: int) -> None:
-        print(f"\r{i}/{n} questions", end="", file=sys.stderr, flush=True)
-
-    records, summary = run(pipeline, questions, progress)
+    results = run(pipeline, questions, _progress, args.policies)
     print(file=sys.stderr)
-    print(format_summary(summary))
-    if args.out:
-        write_reports(args.out, records, summary)
-        print(f"wrote {args.out / 'results.jsonl'} and {args.out / 'summary.json'}")
+    for policy, (records, summary) in results.items():
+        print(f"── {settings.generator}, policy {policy} ──")
+        print(format_summary(summary))
+        if args.out:
+            out = args.out / policy if len(results) > 1 else args.out
+            write_reports(out, records, summary)
+            print(f"wrote {out / 'results.jsonl'} and {out / 'summary.json'}")
     return 0
 
 

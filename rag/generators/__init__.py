@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from rag.errors import ConfigError
@@ -14,14 +14,21 @@ if TYPE_CHECKING:
 
 
 class Generator(Protocol):
-    """Answers from passages numbered 1..n (passage i is `passages[i-1]`), citing them as [i]."""
+    """Answers from passages numbered 1..n (passage i is `passages[i-1]`), citing them as [i].
+
+    `stream` yields partial generations while the text is written, then the final one;
+    `generate` returns the final one.
+    """
 
     name: str
+
+    def stream(self, question: str, passages: Sequence[Hit]) -> Iterator[Generation]: ...
 
     def generate(self, question: str, passages: Sequence[Hit]) -> Generation: ...
 
 
-def _extractive(settings: Settings, embeddings: SentenceTransformerEmbeddings) -> Generator:
+def extractive_generator(settings: Settings, embeddings: SentenceTransformerEmbeddings) -> Generator:
+    """The extractive generator with the calibrated settings (also the strict policy's fallback)."""
     from rag.generators.extractive import ExtractiveGenerator
 
     return ExtractiveGenerator(
@@ -32,8 +39,22 @@ def _extractive(settings: Settings, embeddings: SentenceTransformerEmbeddings) -
     )
 
 
+def _local(settings: Settings, embeddings: SentenceTransformerEmbeddings) -> Generator:
+    from rag.generators.llm import local_generator
+
+    return local_generator(settings)
+
+
+def _openai(settings: Settings, embeddings: SentenceTransformerEmbeddings) -> Generator:
+    from rag.generators.llm import openai_generator
+
+    return openai_generator(settings)
+
+
 GENERATORS: dict[str, Callable[[Settings, SentenceTransformerEmbeddings], Generator]] = {
-    "extractive": _extractive,
+    "extractive": extractive_generator,
+    "local": _local,
+    "openai": _openai,
 }
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -265,6 +265,10 @@ class ExtractiveGenerator:
         out.sort(key=lambda c: -c.score)
         return out
 
+    def stream(self, question: str, passages: Sequence[Hit]) -> Iterator[Generation]:
+        """One final generation (quoting needs no streaming)."""
+        yield self.generate(question, passages)
+
     def generate(self, question: str, passages: Sequence[Hit]) -> Generation:
         cands = self.candidates(question, passages)
         evidence = cands[0].score if cands else 0.0
@@ -272,6 +276,7 @@ class ExtractiveGenerator:
             "kind": "extractive",
             "expected_answer_type": expected_answer_type(question),
             "threshold": self.threshold,
+            "sim_weight": self.sim_weight,
             "evidence": round(evidence, 4),
             "candidates": [c.to_dict() for c in cands[:15]],
         }
@@ -288,7 +293,7 @@ class ExtractiveGenerator:
         for group in chosen:
             n = group[0].n
             base = passages[n - 1].chunk.start
-            parts.append(" ".join(c.text for c in group) + f" [{n}]")
+            parts.append(" ".join(" ".join(c.text.split()) for c in group) + f" [{n}]")
             cited[n] = cited.get(n, ()) + tuple((base + c.start, base + c.end) for c in group)
         trace["decision"] = "answer"
         trace["chosen"] = [[c.to_dict() for c in g] for g in chosen]

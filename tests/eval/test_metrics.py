@@ -6,7 +6,18 @@ import math
 
 import pytest
 
-from eval.metrics import contains_answer, percentile, ratio, sources_hit, summarize
+from eval.metrics import (
+    alce_citation_scores,
+    contains_answer,
+    exact_match,
+    f1_score,
+    percentile,
+    ratio,
+    sources_hit,
+    squad_normalize,
+    squad_tokens,
+    summarize,
+)
 
 # --- contains_answer ---------------------------------------------------------------------------
 
@@ -154,3 +165,125 @@ def test_summarize_empty():
     assert s["answer_accuracy"] is None
     assert s["overall_accuracy"] is None
     assert math.isnan(s["latency_ms_p50"])
+
+
+# --- official SQuAD 2.0 metrics -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "normal"),
+    [
+        ("The Normans", "normans"),
+        ("  in the 10th  and 11th centuries. ", "in 10th and 11th centuries"),
+        ("Xi'an, a city", "xian city"),  # punctuation removed without a space, then articles
+        ("theatre", "theatre"),  # articles only as whole words
+        ("A", ""),
+        ("Don’t stop", "don’t stop"),  # only ASCII punctuation, as the official script
+    ],
+)
+def test_squad_normalize(text, normal):
+    assert squad_normalize(text) == normal
+
+
+def test_squad_tokens():
+    assert squad_tokens("The Normans, in France") == ["normans", "in", "france"]
+    assert squad_tokens("") == []
+    assert squad_tokens("the") == []
+
+
+def test_exact_match_official_cases():
+    assert exact_match("the Normans", ["Normans"]) == 1.0
+    assert exact_match("Normans.", ["The Normans", "Norse"]) == 1.0
+    assert exact_match("Norman", ["Normans"]) == 0.0
+    assert exact_match("France", ["Italy", "france"]) == 1.0  # max over golds
+
+
+def test_f1_official_partial_values():
+    # pred [normans, in, france] vs gold [normans]: P 1/3, R 1 -> F1 0.5
+    assert f1_score("Normans in France", ["the Normans"]) == pytest.approx(0.5)
+    # best of [10th, and, 11th, centuries] (P 1/2, R 1/4 -> 1/3) and [in, 10th, and, 11th, centuries] (2/7)
+    assert f1_score("10th century", ["10th and 11th centuries", "in the 10th and 11th centuries"]) == pytest.approx(
+        1 / 3
+    )
+    assert f1_score("x y y", ["y y z"]) == pytest.approx(2 / 3)  # multiset overlap: 2 of 3 tokens each side
+    assert f1_score("Rollo", ["Normans"]) == 0.0
+
+
+def test_no_answer_scores_only_the_empty_prediction():
+    for golds in ([""], []):
+        assert exact_match("", golds) == 1.0 and f1_score("", golds) == 1.0
+        assert exact_match("Normans", golds) == 0.0 and f1_score("Normans", golds) == 0.0
+    assert exact_match("", ["France"]) == 0.0 and f1_score("", ["France"]) == 0.0
+    # gold texts that normalise to nothing are dropped, as in the official script; none left is no-answer
+    assert exact_match("", ["the", "..."]) == 1.0
+    assert exact_match("France", ["France", "."]) == 1.0
+    assert exact_match("the", [""]) == 1.0  # a prediction that normalises to nothing counts as no answer
+
+
+# --- ALCE citation recall / precision -----------------------------------------------------------
+
+
+def judge(support: dict[str, list[set[int]]]):
+    """A fake entailment judge: `support[sentence]` lists the passage sets that each suffice on their own."""
+
+    def entails(sentence: str, refs) -> bool:
+        cited = set(refs)
+        return any(need <= cited for need in support.get(sentence, []))
+
+    return entails
+
+
+def test_alce_single_citation_supported_and_unsupported():
+    entails = judge({"A": [{1}]})
+    assert alce_citation_scores([("A", (1,))], entails) == (1.0, 1.0)
+    assert alce_citation_scores([("A", (2,))], entails) == (0.0, 0.0)
+    # one supported, one unsupported single-cited sentence
+    assert alce_citation_scores([("A", (1,)), ("A", (3,))], entails) == (0.5, 0.5)
+
+
+def test_alce_over_citation_is_not_credited():
+    # [1] alone supports A; [2] adds nothing and [1] without it still supports: [2] is an over-citation
+    assert alce_citation_scores([("A", (1, 2))], judge({"A": [{1}]})) == (1.0, 0.5)
+
+
+def test_alce_a_needed_pair_of_citations_is_fully_precise():
+    # only [1] and [2] together support A: neither alone does, and neither is redundant
+    assert alce_citation_scores([("A", (1, 2))], judge({"A": [{1, 2}]})) == (1.0, 1.0)
+
+
+def test_alce_each_citation_that_supports_alone_is_precise():
+    # both [1] and [2] support A alone: each is precise (condition A), none is an over-citation
+    assert alce_citation_scores([("A", (1, 2))], judge({"A": [{1}, {2}]})) == (1.0, 1.0)
+
+
+def test_alce_unsupported_multi_citation_earns_nothing():
+    assert alce_citation_scores([("A", (1, 2))], judge({"A": [{3}]})) == (0.0, 0.0)
+
+
+def test_alce_sentences_without_citations_lower_recall_but_not_precision():
+    entails = judge({"A": [{1}], "B": [{1}]})
+    assert alce_citation_scores([("A", (1,)), ("B", ())], entails) == (0.5, 1.0)
+    assert alce_citation_scores([("B", ())], entails) == (0.0, 0.0)
+
+
+def test_alce_out_of_range_citations_are_unsupported_and_not_counted():
+    entails = judge({"A": [{1}], "B": [{1}]})
+    assert alce_citation_scores([("A", (1,)), ("B", (1, 7))], entails, passages=5) == (0.5, 1.0)
+    assert alce_citation_scores([("A", (0,))], entails, passages=5) == (0.0, 0.0)
+
+
+def test_alce_judges_only_the_first_three_citations():
+    calls = []
+
+    def entails(sentence, refs):
+        calls.append(list(refs))
+        return 1 in refs
+
+    recall, precision = alce_citation_scores([("A", (2, 3, 4, 1))], entails)
+    assert (recall, precision) == (0.0, 0.0) and calls == [[2, 3, 4]]
+    # without the cut-off [1] is judged too: joint support, [1] precise, [2] [3] [4] over-citations
+    assert alce_citation_scores([("A", (2, 3, 4, 1))], entails, at_most_citations=None) == (1.0, 0.25)
+
+
+def test_alce_no_sentences():
+    assert alce_citation_scores([], judge({})) == (0.0, 0.0)

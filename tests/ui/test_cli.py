@@ -19,8 +19,9 @@ LECTURE = "Who gave the lecture at the Politburo study session on AI?"
 
 
 def grounded(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "GROUNDED_OPENAI_API_KEY")}
     return subprocess.run(
-        [GROUNDED, *args], input=stdin, capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})}
+        [GROUNDED, *args], input=stdin, capture_output=True, text=True, timeout=300, env={**base, **(env or {})}
     )
 
 
@@ -32,6 +33,22 @@ def test_ask_json(demo_index: Settings) -> None:
     data = json.loads(lines[0])
     assert "Zheng Nanning" in data["answer"] and not data["abstained"]
     assert all(f"[{c['n']}]" in data["answer"] for c in data["citations"])
+
+
+def test_follow_up_with_history_is_rewritten_and_checked(demo_index: Settings) -> None:
+    """`--history` makes the question a follow-up: the rewritten query shows in --json, --explain and the text."""
+    first = "When was the Politburo study session on AI held?"
+    args = ("ask", "--index", str(demo_index.index), "--history", first, "and when was the previous one?")
+    out = grounded(*args, "--json", "--explain")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["query"] != data["question"] and "politburo" in data["query"].lower()
+    assert "October 31, 2018" in data["answer"]
+    assert data["policy"] == "strict" and data["generator"] == "extractive"
+    assert data["sentences"] and all(s["supported"] and s["citations"] for s in data["sentences"])
+    assert "rewritten (rule)" in out.stderr and "citation check (policy strict)" in out.stderr
+    text = grounded(*args)
+    assert "(asked as: " in text.stdout
 
 
 def test_ask_stdin_one_json_per_line_and_explain(demo_index: Settings) -> None:
@@ -51,6 +68,12 @@ def test_ask_stdin_one_json_per_line_and_explain(demo_index: Settings) -> None:
         (["ingest", "--index", "/tmp/unused-idx", "/nonexistent/docs"], "no such file or folder"),
         (["eval", "/nonexistent.jsonl"], "no question file"),
         (["ask", "--top-k", "99", "Who?"], "top_k"),
+        (["ask", "--generator", "gpt", "Who?"], "unknown generator 'gpt': choose one of extractive, local, openai"),
+        (["eval", "--policies", "flag,lenient", "x.jsonl"], "unknown policy lenient"),
+        (
+            ["ask", "--generator", "openai", "--index", "/tmp/unused-idx", "Who?"],
+            "set GROUNDED_OPENAI_API_KEY",
+        ),
     ],
 )
 def test_errors_are_one_line_with_the_fix(args: list[str], message: str) -> None:

@@ -1,0 +1,340 @@
+"""SQuAD 2.0 through the whole pipeline: official EM/F1, abstention, and ALCE citation quality.
+
+The corpus is the sample's own paragraphs (one document each, `squad/<article>-<paragraph>.txt`),
+indexed once into a cache folder. Each question is drafted once (retrieval and generation) and
+finished under every verification policy, so the policies are compared on the same drafts.
+Unanswerable questions (`is_impossible`) are scored against the empty answer: abstaining is right.
+
+    ../shared/bench/squad2_cs224n/dev-v2.0.json  (16 articles, 6,078 questions, 3,168 unanswerable)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import platformdirs
+
+from eval.metrics import (
+    contains_answer,
+    exact_match,
+    f1_score,
+    mean,
+    percentile,
+    ratio,
+)
+from eval.runner import Judge, answer_under_policies, citation_scores, memo_judge, settings_record
+from ingest.loaders import LoadedDocument
+from rag.errors import DatasetError
+from rag.settings import Settings
+
+if TYPE_CHECKING:
+    from rag.pipeline import Pipeline
+
+POLICIES = ("flag", "drop", "strict")
+Part = Literal["test", "calib"]
+
+
+@dataclass(frozen=True)
+class SquadQuestion:
+    """One SQuAD 2.0 question with its deduplicated gold answers and the paragraph it was asked about."""
+
+    id: str
+    question: str
+    answers: tuple[str, ...]
+    is_impossible: bool
+    title: str
+    paragraph_id: str
+    context: str
+
+
+# --- loading and sampling ---------------------------------------------------------------------
+def _not_squad(path: Path, what: str) -> DatasetError:
+    return DatasetError(
+        f"{path}: {what}: give an official SQuAD 2.0 JSON file with answers, "
+        '{"version": "v2.0", "data": [{"title", "paragraphs": [{"context", "qas"}]}]} (e.g. dev-v2.0.json)'
+    )
+
+
+def load_squad(path: Path) -> list[SquadQuestion]:
+    """Every question of an official SQuAD 2.0 JSON file, in file order."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(
+            f"no SQuAD file at {path}: give the path of a SQuAD 2.0 JSON file such as "
+            "../shared/bench/squad2_cs224n/dev-v2.0.json"
+        )
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise _not_squad(path, f"not valid JSON ({e.msg}, line {e.lineno})") from None
+    except UnicodeDecodeError:
+        raise _not_squad(path, "not UTF-8 text") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("data"), list):
+        raise _not_squad(path, 'no "data" list')
+    questions: list[SquadQuestion] = []
+    try:
+        for a, article in enumerate(raw["data"]):
+            title = str(article["title"])
+            for p, para in enumerate(article["paragraphs"]):
+                context = str(para["context"])
+                for qa in para["qas"]:
+                    qid = str(qa["id"])
+                    if "is_impossible" not in qa:
+                        raise _not_squad(
+                            path,
+                            f"question {qid} has no is_impossible flag (SQuAD 1.1, or a test file without answers)",
+                        )
+                    impossible = bool(qa["is_impossible"])
+                    answers = tuple(dict.fromkeys(str(x["text"]) for x in qa.get("answers") or []))
+                    if not impossible and not answers:
+                        raise _not_squad(path, f"question {qid} is answerable but has no answers")
+                    questions.append(
+                        SquadQuestion(
+                            id=qid,
+                            question=str(qa["question"]),
+                            answers=() if impossible else answers,
+                            is_impossible=impossible,
+                            title=title,
+                            paragraph_id=f"{a:03d}-{p:03d}",
+                            context=context,
+                        )
+                    )
+    except (KeyError, TypeError) as e:
+        raise _not_squad(path, f"unexpected structure ({e.__class__.__name__}: {e})") from None
+    if not questions:
+        raise _not_squad(path, "no questions")
+    return questions
+
+
+def sample_questions(
+    questions: Sequence[SquadQuestion], n: int = 500, seed: int = 0, part: Part = "test"
+) -> list[SquadQuestion]:
+    """A fixed sample: sorted by id, shuffled with `seed`; "test" is the first n, "calib" the next n (disjoint)."""
+    if part not in ("test", "calib"):
+        raise DatasetError(f"unknown sample part {part!r}: choose 'test' or 'calib'")
+    if n < 1:
+        raise DatasetError(f"sample size {n} is too small: give n >= 1")
+    need = n if part == "test" else 2 * n
+    if len(questions) < need:
+        raise DatasetError(
+            f"{len(questions)} questions are too few for a {part} sample of {n} (needs {need}): give a smaller n"
+        )
+    ordered = sorted(questions, key=lambda q: q.id)
+    random.Random(seed).shuffle(ordered)
+    return ordered[:n] if part == "test" else ordered[n : 2 * n]
+
+
+# --- the corpus and its index -----------------------------------------------------------------
+def paragraph_source(paragraph_id: str) -> str:
+    """The index key (chunk source) of a paragraph's document."""
+    return f"squad/{paragraph_id}.txt"
+
+
+def paragraph_documents(questions: Iterable[SquadQuestion]) -> list[LoadedDocument]:
+    """One document per distinct paragraph of the questions, in paragraph order, titled by its article."""
+    paragraphs: dict[str, SquadQuestion] = {}
+    for q in questions:
+        paragraphs.setdefault(q.paragraph_id, q)
+    return [
+        LoadedDocument(
+            Path(paragraph_source(pid)),
+            q.context,
+            {"format": "squad", **({"title": q.title.replace("_", " ")} if q.title else {})},
+        )
+        for pid, q in sorted(paragraphs.items())
+    ]
+
+
+def corpus_key(questions: Iterable[SquadQuestion]) -> str:
+    """Short hash of the sample's distinct paragraph ids (names the cached index)."""
+    pids = sorted({q.paragraph_id for q in questions})
+    return hashlib.sha256("\n".join(pids).encode("utf-8")).hexdigest()[:12]
+
+
+def default_index(
+    path: Path,
+    questions: Sequence[SquadQuestion],
+    settings: Settings,
+    *,
+    cache_dir: Path | None = None,
+    progress: bool = True,
+) -> Path:
+    """The cached index of the sample's paragraphs (SQuAD file `path`), built if absent, reused otherwise.
+
+    Named after the file, the paragraph ids, the model and the chunker, so another sample or
+    chunker gets its own folder; unchanged paragraphs are checked by hash, never re-embedded.
+    """
+    from ingest.indexer import ingest_documents
+
+    path = Path(path)
+    name = f"{path.parent.name}-{path.stem}" if path.parent.name else path.stem
+    tag = f"{name}-{corpus_key(questions)}-{settings.embedding_model}-{settings.chunk_tokens}-{settings.chunk_overlap}"
+    root = Path(cache_dir or platformdirs.user_cache_dir("grounded", appauthor=False)) / "squad" / tag
+    ingest_documents(paragraph_documents(questions), settings.with_overrides(index=root), progress=progress)
+    return root
+
+
+# --- scoring ------------------------------------------------------------------------------------
+_MARKERS = re.compile(r"\s*\[\d+(?:\s*[,;]\s*\d+)*\]")
+
+
+def strip_markers(text: str) -> str:
+    """The text without its [n] (or [n, m]) citation markers."""
+    return " ".join(_MARKERS.sub("", text).split())
+
+
+def score_squad(q: SquadQuestion, answer: Any, entails: Judge, latency_ms: float = 0.0) -> dict[str, Any]:
+    """One JSON-able record: official EM/F1, containment, ALCE citation recall/precision and gold-paragraph citing.
+
+    `entails(sentence, passage_texts)` judges support (e.g. `pipeline.verifier.supports`); passage n of
+    a sentence is `answer.trace.fused.hits[n - 1]`, the n-th of the top-k the generator saw.
+    """
+    has_answer = not q.is_impossible
+    golds = list(q.answers) if has_answer else [""]
+    prediction = "" if answer.abstained else strip_markers(answer.text)
+    alce = citation_scores(answer, entails)
+    gold_cited = None
+    if has_answer and not answer.abstained and answer.citations:
+        gold = paragraph_source(q.paragraph_id)
+        gold_cited = sum(c.chunk.source == gold for c in answer.citations) / len(answer.citations)
+    return {
+        "id": q.id,
+        "question": q.question,
+        "paragraph_id": q.paragraph_id,
+        "has_answer": has_answer,
+        "gold": list(q.answers),
+        "prediction": prediction,
+        "answer": answer.text,
+        "abstained": bool(answer.abstained),
+        "reason": answer.reason,
+        "exact": exact_match(prediction, golds),
+        "f1": f1_score(prediction, golds),
+        "contains": (not answer.abstained and contains_answer(prediction, q.answers)) if has_answer else None,
+        "citation_recall": None if alce is None else alce[0],
+        "citation_precision": None if alce is None else alce[1],
+        "gold_cited": gold_cited,
+        "sentences": [sc.to_dict() for sc in answer.sentences],
+        "citations": [{"n": c.n, "source": c.chunk.source} for c in answer.citations],
+        "latency_ms": latency_ms,
+    }
+
+
+def summarize_squad(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """HasAns / NoAns / overall official scores, abstention, ALCE citation means and latency."""
+    has = [r for r in records if r["has_answer"]]
+    no = [r for r in records if not r["has_answer"]]
+    answered = [r for r in records if not r["abstained"]]
+    lat = [r["latency_ms"] for r in records]
+    return {
+        "questions": len(records),
+        "answered": len(answered),
+        "HasAns": {
+            "count": len(has),
+            "exact": mean(r["exact"] for r in has),
+            "f1": mean(r["f1"] for r in has),
+            "accuracy": ratio(sum(bool(r["contains"]) and not r["abstained"] for r in has), len(has)),
+            "false_refusal": ratio(sum(r["abstained"] for r in has), len(has)),
+        },
+        "NoAns": {
+            "count": len(no),
+            "exact": mean(r["exact"] for r in no),
+            "f1": mean(r["f1"] for r in no),
+            "accuracy": ratio(sum(r["abstained"] for r in no), len(no)),
+        },
+        "overall": {"exact": mean(r["exact"] for r in records), "f1": mean(r["f1"] for r in records)},
+        "citation_recall": mean(r["citation_recall"] for r in answered),
+        "citation_precision": mean(r["citation_precision"] for r in answered),
+        "gold_citation_precision": mean(r["gold_cited"] for r in records),
+        "latency_ms_p50": percentile(lat, 50) if lat else None,
+        "latency_ms_p95": percentile(lat, 95) if lat else None,
+    }
+
+
+# --- running --------------------------------------------------------------------------------------
+def evaluate(
+    pipeline: Pipeline,
+    questions: Sequence[SquadQuestion],
+    policies: Sequence[str] = POLICIES,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, tuple[list[dict[str, Any]], dict[str, Any]]]:
+    """{policy: (records, summary)}: each question drafted once, then checked and scored under every policy.
+
+    The citation judge is `pipeline.verifier.supports`; latency is the draft time plus that policy's check.
+    """
+    judge = memo_judge(pipeline.verifier.supports)
+    records: dict[str, list[dict[str, Any]]] = {p: [] for p in policies}
+    answers = answer_under_policies(pipeline, [q.question for q in questions], policies, progress)
+    for q, by_policy in zip(questions, answers, strict=True):
+        for policy, (answer, latency) in by_policy.items():
+            records[policy].append(score_squad(q, answer, judge, latency))
+    results = {}
+    for policy, recs in records.items():
+        summary = summarize_squad(recs)
+        summary["policy"] = policy
+        summary["settings"] = settings_record(pipeline, policy)
+        results[policy] = (recs, summary)
+    return results
+
+
+def format_report(results: Mapping[str, tuple[Sequence[Mapping[str, Any]], Mapping[str, Any]]]) -> str:
+    """One aligned row per policy: HasAns EM/F1/accuracy, NoAns accuracy, overall EM/F1, citations, latency."""
+
+    def pct(v: float | None) -> str:
+        return "n/a" if v is None else f"{100 * v:.1f}"
+
+    head = ["policy", "HasAns EM", "HasAns F1", "HasAns acc", "NoAns acc", "EM", "F1", "cit.prec", "cit.rec"]
+    head += ["gold-cited", "p50 ms"]
+    rows = [head]
+    for policy, (_, s) in results.items():
+        p50 = s.get("latency_ms_p50")
+        rows.append(
+            [
+                policy,
+                pct(s["HasAns"]["exact"]),
+                pct(s["HasAns"]["f1"]),
+                pct(s["HasAns"]["accuracy"]),
+                pct(s["NoAns"]["accuracy"]),
+                pct(s["overall"]["exact"]),
+                pct(s["overall"]["f1"]),
+                pct(s["citation_precision"]),
+                pct(s["citation_recall"]),
+                pct(s["gold_citation_precision"]),
+                "n/a" if p50 is None else f"{p50:.0f}",
+            ]
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines = [
+        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+        for r in rows
+    ]
+    first = next(iter(results.values()), None)
+    if first is not None:
+        s = first[1]
+        lines.insert(
+            0,
+            f"{s['questions']} questions ({s['HasAns']['count']} HasAns, {s['NoAns']['count']} NoAns); "
+            "scores in %, citations judged ALCE-style by the verifier",
+        )
+    return "\n".join(lines)
+
+
+def write_reports(out: Path, results: Mapping[str, tuple[Sequence[Mapping[str, Any]], Mapping[str, Any]]]) -> None:
+    """`out/<policy>/results.jsonl` and `summary.json` per policy, and `out/summary.json` ({policy: summary})."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for policy, (records, summary) in results.items():
+        folder = out / policy
+        folder.mkdir(parents=True, exist_ok=True)
+        with (folder / "results.jsonl").open("w", encoding="utf-8") as f:
+            for r in records:
+                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+        (folder / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+    combined = {policy: summary for policy, (_, summary) in results.items()}
+    (out / "summary.json").write_text(json.dumps(combined, indent=2, ensure_ascii=False), encoding="utf-8")

@@ -1,0 +1,290 @@
+"""Every answer sentence checked against the passages it cites, whatever model wrote it.
+
+For each sentence of an answer:
+
+    support   = (0.5 * coverage + 0.5 * similarity) * penalties
+    relevance = 0.5 * cosine(question, sentence + evidence) + 0.5 * question-word coverage (half in the passage)
+
+`coverage` is the share of the sentence's content words found in the cited passages,
+`similarity` the cosine of the sentence to the passages' closest sentence (the *evidence*);
+numbers and names the sentence states must appear in the passages, else the support is cut.
+`relevance` asks whether the sentence, read with its evidence, addresses the question: a
+sentence copied from a passage about something else is supported but off-topic. A sentence
+with no marker (or a marker that doesn't support it) gets the marker of the passage that
+supports it best, if one does. The policy then decides what the reader sees:
+`flag` keeps everything and marks it, `drop` removes what isn't supported, `strict` also
+abstains when nothing is left (the pipeline then falls back to the extractive answer).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+from rag.generators.extractive import (
+    expected_answer_type,
+    has_answer_type,
+    required_numbers,
+    sentence_units,
+    stems,
+)
+from rag.text import split_sentences, words
+from rag.types import Hit, SentenceCheck
+
+Policy = Literal["flag", "drop", "strict"]
+POLICIES: tuple[str, ...] = ("flag", "drop", "strict")
+
+NUMBER_PENALTY = 0.5
+NAME_PENALTY = 0.6
+TYPE_PENALTY = 0.6
+
+_MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+_LEADING_MARKERS = re.compile(r"^(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+")
+_REFUSAL = re.compile(
+    r"\bnot (?:\w+ )?(?:in|mentioned in|found in|covered (?:in|by)|stated in) the (?:documents|passages|context|text)\b"
+    r"|\b(?:documents|passages|context|text) (?:don'?t|do not|does not|doesn'?t) (?:say|mention|contain|answer|provide)"
+    r"|\b(?:cannot|can't|can not) (?:be )?answer(?:ed)?\b|\bno information (?:about|on)\b|\bI (?:don'?t|do not) know\b",
+    re.IGNORECASE,
+)
+_CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]{2,}\b")
+
+
+# --- pure functions --------------------------------------------------------------------------
+def parse_answer(text: str) -> list[tuple[str, tuple[int, ...]]]:
+    """Sentences of an answer with the [n] markers each carries; markers are removed from the text.
+
+    >>> parse_answer("Zheng Nanning gave it [1]. It was in April. [2][3]")
+    [('Zheng Nanning gave it.', (1,)), ('It was in April.', (2, 3))]
+    """
+    out: list[tuple[str, list[int]]] = []
+    for s, e in split_sentences(text):
+        sent = text[s:e]
+        lead = _LEADING_MARKERS.match(sent)
+        if lead and out:  # "… sentence. [2] Next sentence": the marker belongs to the sentence before
+            out[-1][1].extend(_numbers(lead.group()))
+            sent = sent[lead.end() :]
+        markers = _numbers(" ".join(m.group(1) for m in _MARKERS.finditer(sent)))
+        clean = " ".join(_MARKERS.sub("", sent).split())
+        clean = re.sub(r"\s+([.,;:!?])", r"\1", clean)
+        if clean.strip(" .,;:!?"):
+            out.append((clean, markers))
+        elif out:
+            out[-1][1].extend(markers)
+    return [(t, tuple(dict.fromkeys(m))) for t, m in out]
+
+
+def _numbers(markers: str) -> list[int]:
+    return [int(n) for n in re.findall(r"\d+", markers)]
+
+
+def is_refusal(sentence: str) -> bool:
+    """Whether a sentence says the passages don't answer ("Not in the documents.")."""
+    return bool(_REFUSAL.search(sentence))
+
+
+def names_in(sentence: str) -> set[str]:
+    """Capitalised words inside a sentence (not its first word): names that the passages must contain."""
+    return {m.group().lower() for m in _CAPITALISED.finditer(sentence.strip())}
+
+
+def support_score(sentence: str, passage: str, similarity: float) -> tuple[float, float, list[str]]:
+    """(support, coverage, problems) of a sentence against passage text and its closest-sentence cosine."""
+    s_stems = stems(sentence)
+    p_stems = stems(passage)
+    coverage = len(s_stems & p_stems) / len(s_stems) if s_stems else 0.0
+    score = 0.5 * coverage + 0.5 * max(0.0, similarity)
+    problems = []
+    missing_numbers = required_numbers(sentence) - required_numbers(passage)
+    if missing_numbers:
+        score *= NUMBER_PENALTY
+        problems.append("numbers not in the passage: " + ", ".join(sorted(missing_numbers)))
+    passage_words = set(words(passage))
+    missing_names = {n for n in names_in(sentence) if n not in passage_words}
+    if missing_names:
+        score *= NAME_PENALTY
+        problems.append("names not in the passage: " + ", ".join(sorted(missing_names)))
+    return score, coverage, problems
+
+
+def relevance_score(question: str, sentence: str, evidence: str, similarity: float, passage: str = "") -> float:
+    """How well a sentence, read with its evidence, addresses the question (0..1).
+
+    Question words in the sentence or its evidence count fully, those only elsewhere in the passage half.
+    """
+    q_stems = stems(question)
+    near = stems(sentence) | stems(evidence)
+    far = stems(passage) - near
+    covered = (len(q_stems & near) + 0.5 * len(q_stems & far)) / len(q_stems) if q_stems else 1.0
+    score = 0.5 * max(0.0, similarity) + 0.5 * covered
+    if not has_answer_type(f"{sentence} {evidence}", expected_answer_type(question), question):
+        score *= TYPE_PENALTY
+    return score
+
+
+def apply_policy(checks: Sequence[SentenceCheck], policy: str) -> list[SentenceCheck]:
+    """The sentences the reader sees under a policy (refusals are never shown as content)."""
+    if policy not in POLICIES:
+        raise ValueError(f"unknown policy {policy!r}: choose one of {', '.join(POLICIES)}")
+    content = [c for c in checks if c.status != "refusal"]
+    if policy == "flag":
+        return content
+    return [c for c in content if c.supported]
+
+
+def render(checks: Sequence[SentenceCheck]) -> str:
+    """Answer text from checked sentences, each followed by its markers."""
+    return " ".join(f"{c.text} {''.join(f'[{n}]' for n in c.citations)}".rstrip() for c in checks)
+
+
+# --- the verifier ----------------------------------------------------------------------------
+class Verifier:
+    """Checks each sentence of an answer against the numbered passages it was written from.
+
+    >>> v = Verifier(load_embeddings("all-MiniLM-L6-v2"))
+    >>> [c.status for c in v.check("Who gave the lecture?", "Zheng Nanning gave it [1].", hits)]
+    ['supported']
+    """
+
+    def __init__(self, embeddings: Any, support_threshold: float = 0.6, relevance_threshold: float = 0.3) -> None:
+        self.embeddings = embeddings
+        self.support_threshold = support_threshold
+        self.relevance_threshold = relevance_threshold
+        self._cache: dict[str, np.ndarray] = {}
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        todo = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if todo:
+            if len(self._cache) > 20_000:
+                self._cache.clear()
+            for t, v in zip(todo, self.embeddings.encode(todo), strict=True):
+                self._cache[t] = np.asarray(v, dtype=np.float32)
+        return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, 1), dtype=np.float32)
+
+    def _best(self, sentence_vec: np.ndarray, texts: Sequence[str]) -> tuple[float, int]:
+        """Cosine and index of the closest of `texts` (passage sentences)."""
+        if not texts:
+            return 0.0, -1
+        sims = self._encode(texts) @ sentence_vec
+        i = int(np.argmax(sims))
+        return float(sims[i]), i
+
+    def supports(self, sentence: str, passages: Sequence[str]) -> bool:
+        """Whether the passages, read together, support the sentence (the judge for citation metrics)."""
+        if not passages:
+            return False
+        joined = "\n".join(passages)
+        units = [joined[s:e] for s, e in split_sentences(joined)]
+        sim, _ = self._best(self._encode([sentence])[0], units)
+        return support_score(sentence, joined, sim)[0] >= self.support_threshold
+
+    def check(self, question: str, text: str, passages: Sequence[Hit]) -> list[SentenceCheck]:
+        """Every sentence of `text` with its final citations, support, relevance and status."""
+        parsed = parse_answer(text)
+        if not parsed:
+            return []
+        units = [sentence_units(h.chunk.text) for h in passages]  # a label line joined to the line it heads
+        unit_texts = [[h.chunk.text[s:e] for s, e in u] for h, u in zip(passages, units, strict=True)]
+        vecs = self._encode([question, *(t for t, _ in parsed)])
+        q_vec, sent_vecs = vecs[0], vecs[1:]
+        checks = []
+        for (sent, markers), vec in zip(parsed, sent_vecs, strict=True):
+            if is_refusal(sent):
+                checks.append(
+                    SentenceCheck(sent, (), 0.0, 0.0, "refusal", markers, note="says the passages don't answer")
+                )
+                continue
+            per_passage = []  # (support, sim, best unit, problems) for each passage
+            for n in range(1, len(passages) + 1):
+                sim, i = self._best(vec, unit_texts[n - 1])
+                score, _, problems = support_score(sent, passages[n - 1].chunk.text, sim)
+                per_passage.append((score, sim, i, problems))
+            checks.append(self._check_one(question, sent, markers, vec, q_vec, passages, units, per_passage))
+        return checks
+
+    def _check_one(
+        self,
+        question: str,
+        sent: str,
+        markers: tuple[int, ...],
+        vec: np.ndarray,
+        q_vec: np.ndarray,
+        passages: Sequence[Hit],
+        units: list[list[tuple[int, int]]],
+        per_passage: list[tuple[float, float, int, list[str]]],
+    ) -> SentenceCheck:
+        thr = self.support_threshold
+        valid = tuple(n for n in markers if 1 <= n <= len(passages))
+        notes = [f"marker [{n}] names no passage" for n in markers if n not in valid]
+        support, cited = 0.0, valid
+        if valid:
+            joined = "\n".join(passages[n - 1].chunk.text for n in valid)
+            best_sim = max(per_passage[n - 1][1] for n in valid)
+            support, _, problems = support_score(sent, joined, best_sim)
+            if support >= thr and len(valid) > 1:  # keep only citations that carry the sentence
+                cited = tuple(n for n in valid if per_passage[n - 1][0] >= thr) or valid
+            if support < thr and problems:
+                notes.extend(problems)
+        best_n = max(range(1, len(passages) + 1), key=lambda n: per_passage[n - 1][0], default=0)
+        if support < thr and best_n and per_passage[best_n - 1][0] >= thr:
+            notes.append(
+                f"cited [{']['.join(map(str, valid))}] but [{best_n}] supports it"
+                if valid
+                else f"[{best_n}] supports it"
+            )
+            support, cited = per_passage[best_n - 1][0], (best_n,)
+        elif support < thr and not valid and best_n:
+            support = per_passage[best_n - 1][0]
+            notes.extend(per_passage[best_n - 1][3])
+        spans = {}
+        for n in cited:
+            i = per_passage[n - 1][2]
+            if i >= 0:
+                s, e = units[n - 1][i]
+                base = passages[n - 1].chunk.start
+                spans[n] = (base + s, base + e)
+        evidence_n = cited[0] if cited else best_n
+        evidence = ""
+        if evidence_n and per_passage[evidence_n - 1][2] >= 0:
+            s, e = units[evidence_n - 1][per_passage[evidence_n - 1][2]]
+            evidence = passages[evidence_n - 1].chunk.text[s:e]
+        ev_vec = self._encode([f"{sent} {evidence}"])[0]
+        passage = passages[evidence_n - 1].chunk.text if evidence_n else ""
+        relevance = relevance_score(question, sent, evidence, float(ev_vec @ q_vec), passage)
+        if support < thr:
+            status = "unsupported"
+        elif relevance < self.relevance_threshold:
+            status = "off-topic"
+            notes.append("supported, but does not address the question")
+        else:
+            status = "supported"
+        final = cited if support >= thr else valid
+        return SentenceCheck(
+            sent, final, support, relevance, status, markers, spans if support >= thr else {}, "; ".join(notes)
+        )
+
+
+def summary(checks: Sequence[SentenceCheck], kept: Sequence[SentenceCheck], policy: str) -> dict[str, Any]:
+    """The verification record the trace keeps."""
+    kept_ids = {id(c) for c in kept}
+    return {
+        "policy": policy,
+        "sentences": [{**c.to_dict(), "shown": id(c) in kept_ids} for c in checks],
+        "supported": sum(c.supported for c in checks),
+        "total": sum(c.status != "refusal" for c in checks),
+    }
+
+
+__all__ = [
+    "POLICIES",
+    "Policy",
+    "Verifier",
+    "apply_policy",
+    "is_refusal",
+    "parse_answer",
+    "relevance_score",
+    "render",
+    "support_score",
+]

@@ -1,0 +1,178 @@
+"""Real-browser fixtures: `grounded serve` as a subprocess, Debian's Chromium driven by Playwright.
+
+    served_app -> str            base URL of a running chat over a private copy of the demo index (session)
+    page       -> playwright Page  a fresh context and page per test; screenshot saved when the test ends
+    shot(page, name) -> Path     save a named screenshot under test-artifacts/screenshots/
+
+Chromium is the Debian package (/usr/bin/chromium; `.ci/run` installs it), never a downloaded
+browser. Without it (or without playwright) the browser tests are skipped locally and fail in CI.
+Gradio keeps connections open, so pages wait for `load` and then for elements, never `networkidle`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rag.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
+CHROMIUM = Path("/usr/bin/chromium")
+GROUNDED = Path(sys.executable).with_name("grounded")
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # we run as root in containers
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--no-proxy-server",  # the app is on loopback; never route through an inherited proxy
+]
+SERVER_TIMEOUT_S = 120
+CONSOLE = pytest.StashKey[list[str]]()  # the page's console messages, for the failure report
+
+
+def shot(page: Any, name: str) -> Path:
+    """Save a full-page screenshot as test-artifacts/screenshots/<name>(.png) and return its path."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    safe = re.sub(r"[^\w.-]+", "_", name).strip("_") or "screenshot"
+    path = SCREENSHOTS / (safe if safe.endswith(".png") else f"{safe}.png")
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def _unavailable(reason: str) -> None:
+    """Skip on a developer machine; in CI a missing browser is a failure, not a silent skip."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so this is an error; .ci/run installs it)", pytrace=False)
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _server_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADIO_", "GROUNDED_"))}
+    env.update(
+        GRADIO_ANALYTICS_ENABLED="False",
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        HF_HUB_DISABLE_TELEMETRY="1",
+        ANONYMIZED_TELEMETRY="False",
+        NO_PROXY="127.0.0.1,localhost",
+        no_proxy="127.0.0.1,localhost",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def _responds(url: str) -> bool:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
+    try:
+        with opener.open(url, timeout=2) as r:
+            return r.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@pytest.fixture(scope="session")
+def served_app(demo_index: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`grounded serve` on a free loopback port over a copy of the demo index; yields the base URL."""
+    work = tmp_path_factory.mktemp("served_app")
+    index = work / "index"
+    shutil.copytree(demo_index.index, index)  # the server never touches the shared session index
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/"
+    out, err = work / "serve.stdout", work / "serve.stderr"
+    cmd = [str(GROUNDED), "serve", "--index", str(index), "--host", "127.0.0.1", "--port", str(port)]
+    with out.open("wb") as fout, err.open("wb") as ferr:
+        proc = subprocess.Popen(cmd, cwd=work, env=_server_env(), stdout=fout, stderr=ferr, stdin=subprocess.DEVNULL)
+
+    def logs() -> str:
+        return f"--- stdout ---\n{out.read_text(errors='replace')[-4000:]}\n--- stderr ---\n{err.read_text(errors='replace')[-8000:]}"
+
+    try:
+        deadline = time.monotonic() + SERVER_TIMEOUT_S
+        while not _responds(url):
+            if proc.poll() is not None:
+                pytest.fail(f"`grounded serve` exited with {proc.returncode} before serving\n{logs()}", pytrace=False)
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"`grounded serve` not answering on {url} after {SERVER_TIMEOUT_S} s\n{logs()}", pytrace=False
+                )
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def _browser() -> Iterator[Any]:
+    """One headless Debian Chromium per session (tests get their own context and page)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("playwright is not installed in this environment")
+    if not CHROMIUM.exists():
+        _unavailable(f"{CHROMIUM} not found: apt-get install chromium (never `playwright install`)")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    """On a failing browser test: screenshot now (the page is still open) and put it, and the console, in the report."""
+    report = yield
+    page = getattr(item, "funcargs", {}).get("page")
+    if page is not None and report.failed and report.when in ("setup", "call"):
+        try:
+            report.sections.append(("screenshot", str(shot(page, item.name))))
+        except Exception as e:  # a dead page must not hide the real failure
+            report.sections.append(("screenshot", f"not saved: {e}"))
+        console = item.stash.get(CONSOLE, [])
+        if console:
+            report.sections.append(("browser console", "\n".join(console[-50:])))
+    return report
+
+
+@pytest.fixture
+def page(_browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A new page (own context, en-US, 1280x900) per test; a screenshot <test name>.png is saved at the end."""
+    context = _browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(30_000)
+    pg = context.new_page()
+    console = request.node.stash[CONSOLE] = []
+    pg.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+    pg.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
+    try:
+        yield pg
+    finally:
+        try:
+            shot(pg, request.node.name)
+        finally:
+            context.close()
