@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rag.embeddings import SentenceTransformerEmbeddings, load_embeddings
@@ -136,6 +138,19 @@ class Pipeline:
         same = all(getattr(settings, k) == getattr(self.settings, k) for k in keys)
         generator = self.generator if same else load_generator(settings, self.embeddings)
         return Pipeline(settings, self.index, self.embeddings, generator, self.stages)
+
+    def reopened(self, root: Path | None = None) -> Pipeline:
+        """The same models over the index as it now is on disk (after an ingest), or over another index folder."""
+        settings = self.settings if root is None else self.settings.with_overrides(index=root)
+        index = Index.open(settings.index)
+        index.check_compatible(settings.embedding_model)
+        index.embeddings = self.embeddings
+        stages = []
+        for stage in self.stages:
+            fresh = copy.copy(stage)
+            fresh.index = index
+            stages.append(fresh)
+        return Pipeline(settings, index, self.embeddings, self.generator, tuple(stages))
 
     def as_retriever(self, k: int | None = None) -> GroundedRetriever:
         """This pipeline's hybrid retrieval as a LangChain retriever."""

@@ -24,9 +24,10 @@ class Query:
 
 
 class RetrieverStage(Protocol):
-    """One retriever: a name and a ranked list for a query."""
+    """One retriever: a name, the index it reads and a ranked list for a query."""
 
     name: str
+    index: Index
 
     def retrieve(self, query: Query, k: int) -> RankedList: ...
 

@@ -1,20 +1,37 @@
-"""The Gradio chat: answers through the same pipeline, with cited passages under each answer.
+"""The Gradio app: a streaming chat with citation chips and a source panel, the glass box, the
+documents in the index (with upload), teaching mode, and the `/ask` HTTP API.
 
-`build_app(pipeline)` makes the app (tests call its chat function directly); `launch`
-serves it on 127.0.0.1 with analytics off.
+`ChatService` does the work and knows nothing of widgets (tests call it directly);
+`build_app(pipeline)` lays it out; `launch` serves it on 127.0.0.1 with analytics off.
 """
 
 from __future__ import annotations
 
 import html
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from rag.errors import GroundedError
+from rag.errors import GroundedError, IngestError
 from rag.pipeline import Pipeline
-from rag.types import Answer
+from rag.types import Answer, Generation
+from ui.render import (
+    CSS,
+    DOCUMENT_HEADERS,
+    INGEST_RESULT_HEADERS,
+    answer_html,
+    documents_rows,
+    glass_box_html,
+    ingest_result_rows,
+    marked_text_html,
+    source_html,
+)
 
 EXAMPLES = [
     "Who gave the lecture at the Politburo study session on AI?",
@@ -22,75 +39,455 @@ EXAMPLES = [
     "How many AI companies is China expected to have by the end of 2025?",
     "What is the boiling point of ethanol?",
 ]
+UPLOAD_TYPES = [".txt", ".md", ".markdown", ".pdf", ".docx", ".html", ".htm"]
+MAX_UPLOAD_MB = 20
+TEACHING_DIR = Path(__file__).resolve().parent / "teaching"
+FAILURE_DEMOS = {
+    "distractor": (TEACHING_DIR / "distractor.txt", "a plausible document with wrong facts"),
+    "injection": (TEACHING_DIR / "injection.txt", 'a document that says "ignore your instructions and …"'),
+}
+DEMO_QUESTION = "Who gave the lecture at the Politburo study session on AI?"
+
+# Chips are <a class="g-chip" data-n> inside chat messages and panels: a click writes
+# "message index:n" into a hidden box and presses a hidden button, whose handler renders the source.
+CHIP_JS = """
+() => {
+  if (window.__groundedChips) return;
+  window.__groundedChips = true;
+  document.addEventListener('click', (ev) => {
+    const chip = ev.target.closest('a.g-chip');
+    if (!chip) return;
+    ev.preventDefault();
+    const n = chip.dataset.n || (chip.textContent.match(/\\d+/) || [''])[0];
+    const bots = [...document.querySelectorAll('#g-chat [data-testid="bot"]')];
+    const msg = chip.closest('[data-testid="bot"]');
+    const where = chip.closest('#g-teach') ? 'teach' : (msg ? String(bots.indexOf(msg)) : 'last');
+    const box = document.querySelector('#g-cite-target textarea, #g-cite-target input');
+    box.value = where + ':' + n;
+    box.dispatchEvent(new Event('input', {bubbles: true}));
+    setTimeout(() => document.querySelector('#g-cite-button').click(), 50);
+  });
+}
+"""
 
 
-def _quote(text: str, limit: int = 600) -> str:
-    """Passage text as a Markdown block quote; HTML and Markdown in documents are shown, not run."""
-    flat = " ".join(text.split())
-    flat = flat if len(flat) <= limit else flat[: limit - 1] + "…"
-    for ch in "\\`*_[]#|":
-        flat = flat.replace(ch, "\\" + ch)
-    return "> " + html.escape(flat, quote=False)
+class ChatService:
+    """The app's work, independent of Gradio: answers, sources, documents, uploads, teaching mode.
+
+    >>> service = ChatService(Pipeline.from_settings(Settings()))
+    >>> service.ask_json("Who gave the lecture at the Politburo study session on AI?")["answer"]
+    "Comrade Zheng Nanning (郑南宁), a professor at Xi'an Jiaotong University, gave … [2]"
+    """
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self._variants: dict[tuple[str, int, str], Pipeline] = {}
+        self._lock = threading.Lock()
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
+        self._scratch_doc: str | None = None
+
+    # --- answering -------------------------------------------------------------------------------
+    def variant(self, generator: str | None = None, top_k: int | None = None, policy: str | None = None) -> Pipeline:
+        """The pipeline with the generator, top-k and policy chosen in the UI (models loaded once)."""
+        s = self.pipeline.settings
+        key = (generator or s.generator, int(top_k or s.top_k), policy or s.verify_policy)
+        with self._lock:
+            if key not in self._variants:
+                self._variants[key] = self.pipeline.with_settings(generator=key[0], top_k=key[1], verify_policy=key[2])
+            return self._variants[key]
+
+    def stream(
+        self,
+        question: str,
+        history: Sequence[str] = (),
+        generator: str | None = None,
+        top_k: int | None = None,
+        policy: str | None = None,
+    ) -> Iterator[Generation | Answer]:
+        """Partial generations while the model writes, then the checked answer."""
+        yield from self.variant(generator, top_k, policy).stream(question, history)
+
+    def ask_json(
+        self,
+        question: str,
+        include_trace: bool = False,
+        history: Sequence[str] = (),
+        generator: str | None = None,
+        top_k: int | None = None,
+    ) -> dict[str, Any]:
+        """The `grounded ask --json` object for a question (the `/ask` endpoint)."""
+        return self.variant(generator, top_k).ask(question, history).to_dict(include_trace=include_trace)
+
+    # --- sources ---------------------------------------------------------------------------------
+    def source(self, answer: dict[str, Any], n: int) -> str:
+        """The source panel for chip [n] of an answer: the passage highlighted inside its document."""
+        item = next((c for c in answer.get("citations", []) if c["n"] == n), None)
+        if item is None:
+            hits = answer.get("trace", {}).get("fused", {}).get("hits", [])
+            item = hits[n - 1] if 0 < n <= len(hits) else None
+        if item is None:
+            return source_html(answer, n)
+        context, start = document_context(item["source"], item["start"], item["end"])
+        return source_html(answer, n, context, start)
+
+    # --- documents -------------------------------------------------------------------------------
+    def documents(self) -> list[dict[str, Any]]:
+        """What the index holds: one row per document."""
+        rows = []
+        for path, rec in sorted(self.pipeline.index.manifest.documents.items()):
+            p = Path(path)
+            rows.append(
+                {
+                    "name": p.name,
+                    "path": path,
+                    "chunks": len(rec.chunk_ids),
+                    "ingested": rec.ingested_at,
+                    "size": p.stat().st_size if p.is_file() else None,
+                }
+            )
+        return rows
+
+    def ingest_uploads(self, files: Sequence[str | Path]) -> list[dict[str, Any]]:
+        """Copy uploaded files into the index's `uploads/` folder, ingest them, reopen the index."""
+        from ingest.indexer import ingest
+
+        if not files:
+            raise IngestError("no files: choose one or more files to upload")
+        uploads = self.pipeline.settings.index / "uploads"
+        uploads.mkdir(parents=True, exist_ok=True)
+        kept: list[Path] = []
+        rejected: list[dict[str, Any]] = []
+        for f in files:
+            src = Path(f)
+            size_mb = src.stat().st_size / 1e6
+            if src.suffix.lower() not in UPLOAD_TYPES:
+                rejected.append(_rejected(src, f"type {src.suffix or '(none)'} not allowed: {', '.join(UPLOAD_TYPES)}"))
+            elif size_mb > MAX_UPLOAD_MB:
+                rejected.append(_rejected(src, f"{size_mb:.1f} MB is over the {MAX_UPLOAD_MB} MB limit"))
+            else:
+                dest = uploads / src.name
+                shutil.copyfile(src, dest)
+                kept.append(dest)
+        results = list(rejected)
+        if kept:
+            report = ingest(kept, self.pipeline.settings, progress=True)
+            results = [
+                {"path": r.path, "status": r.status, "chunks": r.chunks, "reason": r.reason} for r in report.results
+            ] + results
+            self._reopen()
+        return results
+
+    def _reopen(self) -> None:
+        with self._lock:
+            self.pipeline = self.pipeline.reopened()
+            self._variants.clear()
+        document_context.cache_clear()
+
+    # --- teaching mode ---------------------------------------------------------------------------
+    def closed_book(self, question: str, generator: str | None = None) -> Iterator[Generation]:
+        """The LLM's answer with no passages (what it says from memory)."""
+        llm = self.variant(llm_name(generator or self.pipeline.settings.generator)).generator
+        if not hasattr(llm, "closed_book"):
+            raise GroundedError(f"the {llm.name} generator cannot answer without passages: choose an LLM")
+        yield from llm.closed_book(question)  # type: ignore[attr-defined]
+
+    def add_failure_demo(self, kind: str) -> str:
+        """Copy the index to a scratch folder and add a prepared document to the copy (the main index is untouched)."""
+        from ingest.indexer import ingest
+
+        path, _ = FAILURE_DEMOS[kind]
+        self.remove_failure_demo()
+        self._scratch = tempfile.TemporaryDirectory(prefix="grounded-scratch-")
+        root = Path(self._scratch.name) / "index"
+        shutil.copytree(self.pipeline.settings.index, root, ignore=shutil.ignore_patterns("uploads"))
+        ingest([path], self.pipeline.settings.with_overrides(index=root), progress=False)
+        self._scratch_doc = kind
+        return str(root)
+
+    def remove_failure_demo(self) -> None:
+        """Drop the scratch copy (and with it the prepared document)."""
+        if self._scratch is not None:
+            self._scratch.cleanup()
+        self._scratch, self._scratch_doc = None, None
+
+    @property
+    def failure_demo(self) -> str | None:
+        return self._scratch_doc
+
+    def scratch_pipeline(self, generator: str | None = None, top_k: int | None = None) -> Pipeline:
+        """The chosen pipeline over the scratch copy (or the main index when no demo is active)."""
+        base = self.variant(generator, top_k)
+        if self._scratch is None:
+            return base
+        return base.reopened(Path(self._scratch.name) / "index")
 
 
-def format_reply(answer: Answer) -> str:
-    """The chat message: the answer with its [n] markers, then each cited passage with its source."""
-    if answer.abstained:
-        closest = answer.trace.fused.hits[:3]
-        lines = [f"**{html.escape(answer.text, quote=False)}**", "", f"_{html.escape(answer.reason, quote=False)}_"]
-        if closest:
-            lines += ["", "Closest passages (not enough to answer):"]
-            for hit in closest:
-                lines += [
-                    "",
-                    f"**{html.escape(hit.chunk.label, quote=False)}** (chars {hit.chunk.start}–{hit.chunk.end})",
-                    _quote(hit.chunk.text),
-                ]
-        return "\n".join(lines)
-    lines = [html.escape(answer.text, quote=False), "", "---", "**Sources**"]
-    for c in answer.citations:
-        lines += [
-            "",
-            f"**[{c.n}]** {html.escape(c.chunk.label, quote=False)} (chars {c.chunk.start}–{c.chunk.end})",
-            _quote(c.chunk.text),
-        ]
-    return "\n".join(lines)
+def llm_name(generator: str) -> str:
+    """The generator for "without retrieval": the chosen one if it is an LLM, else the packaged local model."""
+    return generator if generator in ("local", "openai") else "local"
+
+
+def _rejected(path: Path, reason: str) -> dict[str, Any]:
+    return {"path": str(path.name), "status": "skipped", "chunks": 0, "reason": reason}
+
+
+@lru_cache(maxsize=64)
+def document_context(source: str, start: int, end: int, margin: int = 700) -> tuple[str | None, int]:
+    """Document text around [start, end) and where it begins (None if the file can no longer be read)."""
+    from ingest.loaders import LOADERS
+
+    path = Path(source)
+    loader = LOADERS.get(path.suffix.lower())
+    if loader is None or not path.is_file():
+        return None, 0
+    try:
+        text = loader.load(path).text
+    except Exception:  # the panel still shows the stored passage
+        return None, 0
+    if end > len(text):
+        return None, 0
+    lo = max(0, start - margin)
+    return text[lo : min(len(text), end + margin)], lo
+
+
+# --- layout ----------------------------------------------------------------------------------------
+def _user(text: str) -> dict[str, str]:
+    return {"role": "user", "content": html.escape(text)}
+
+
+def _bot(body: str) -> dict[str, str]:
+    return {"role": "assistant", "content": body}
+
+
+def _error_html(e: Exception) -> str:
+    return f'<div class="g-error">⚠ {html.escape(str(e))}</div>'
 
 
 def build_app(pipeline: Pipeline) -> gr.Blocks:
-    """The chat app over `pipeline` (not launched).
+    """The app over `pipeline` (not launched).
 
     >>> app = build_app(Pipeline.from_settings(Settings()))
     >>> app.launch(server_name="127.0.0.1")
     """
+    service = ChatService(pipeline)
+    s = pipeline.settings
+    generators = ["extractive", "local"] + (
+        ["openai"] if s.openai_api_key or "api.openai.com" not in s.openai_base_url else []
+    )
 
-    def chat(message: str, history: list[dict[str, Any]]) -> str:
+    def respond(
+        message: str, chat: list[dict[str, Any]], answers: list[dict[str, Any]], generator: str, top_k: int, policy: str
+    ) -> Iterator[tuple[Any, ...]]:
+        message = (message or "").strip()
+        if not message:
+            yield chat, answers, gr.skip(), gr.skip(), ""
+            return
+        chat = [*chat, _user(message), _bot('<div class="g-pending">Searching the documents…</div>')]
+        yield chat, answers, gr.skip(), gr.skip(), ""
+        history = [a["query"] for a in answers]
         try:
-            return format_reply(pipeline.ask(message))
+            for item in service.stream(message, history, generator, top_k, policy):
+                if isinstance(item, Generation):
+                    chat[-1] = _bot(f'<div class="g-streaming">{marked_text_html(item.text)}</div>')
+                    yield chat, answers, gr.skip(), gr.skip(), ""
+                else:
+                    data = item.to_dict(include_trace=True)
+                    answers = [*answers, data]
+                    chat[-1] = _bot(answer_html(data))
+                    first = data["citations"][0]["n"] if data["citations"] else 1
+                    yield chat, answers, glass_box_html(data), service.source(data, first), ""
+        except GroundedError as e:
+            chat[-1] = _bot(_error_html(e))
+            yield chat, answers, gr.skip(), gr.skip(), ""
+
+    def open_source(target: str, answers: list[dict[str, Any]], teach: dict[str, Any] | None) -> tuple[Any, Any]:
+        where, _, n = (target or "").partition(":")
+        if not n.isdigit():
+            return gr.skip(), gr.skip()
+        if where == "teach":
+            return gr.skip(), service.source(teach, int(n)) if teach else gr.skip()
+        idx = int(where) if where.lstrip("-").isdigit() else -1
+        answer = answers[idx] if answers and -len(answers) <= idx < len(answers) else None
+        if not answer:
+            return '<div class="g-note">Ask a question first.</div>', gr.skip()
+        return service.source(answer, int(n)), gr.skip()
+
+    def clear() -> tuple[Any, ...]:
+        return [], [], "", '<div class="g-note">Click a citation chip to see its passage.</div>'
+
+    def upload(files: list[str] | None, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[Any, ...]:  # noqa: B008
+        try:
+            progress(0, desc="Ingesting…")
+            results = service.ingest_uploads(files or [])
+        except GroundedError as e:
+            return gr.skip(), [], f"⚠ {e}"
+        added = sum(r["status"] in ("added", "replaced") for r in results)
+        note = f"{added} file(s) added or updated; {len(results) - added} other result(s). Ask about them in Chat."
+        return documents_rows(service.documents()), ingest_result_rows(results), note
+
+    def compare(question: str, generator: str, top_k: int) -> Iterator[tuple[str, str]]:
+        question = (question or "").strip() or DEMO_QUESTION
+        llm = llm_name(generator)
+        left = right = '<div class="g-pending">…</div>'
+        try:
+            for item in service.stream(question, (), llm, top_k):
+                left = (
+                    marked_text_html(item.text)
+                    if isinstance(item, Generation)
+                    else answer_html(item.to_dict(include_trace=True))
+                )
+                yield left, right
+            for gen in service.closed_book(question, llm):
+                right = f'<div class="g-closed-book">{html.escape(gen.text)}</div>'
+                yield left, right
+            right += (
+                '<div class="g-note">No passages: nothing here is cited or checked — the model answers from memory.'
+                "</div>"
+            )
+            yield left, right
+        except GroundedError as e:
+            yield left, _error_html(e)
+
+    def demo_add(kind: str) -> str:
+        try:
+            service.add_failure_demo(kind)
+        except GroundedError as e:
+            return f"⚠ {e}"
+        return (
+            f"Added {FAILURE_DEMOS[kind][1]} (`{FAILURE_DEMOS[kind][0].name}`) to a scratch copy of the index. "
+            "The main index is untouched. Ask below and watch which passages retrieval brings."
+        )
+
+    def demo_remove() -> str:
+        service.remove_failure_demo()
+        return "Removed: the scratch copy is gone; answers below use the main index again."
+
+    def demo_ask(question: str, generator: str, top_k: int) -> tuple[str, str, dict[str, Any] | None]:
+        question = (question or "").strip() or DEMO_QUESTION
+        try:
+            answer = service.scratch_pipeline(generator, top_k).ask(question).to_dict(include_trace=True)
+        except GroundedError as e:
+            return _error_html(e), "", None
+        where = f"scratch copy + {service.failure_demo}" if service.failure_demo else "main index"
+        head = f'<div class="g-note">Index: {html.escape(where)}</div>'
+        return head + answer_html(answer), glass_box_html(answer), answer
+
+    def ask_api(question: str, include_trace: bool = False, history: list[str] | None = None) -> dict[str, Any]:
+        """The same JSON object as `grounded ask --json` (with the trace when include_trace is true)."""
+        try:
+            return service.ask_json(question, include_trace, history or ())
         except GroundedError as e:
             raise gr.Error(str(e)) from None
 
-    docs = sorted(Path(p).name for p in pipeline.index.manifest.documents)
-    description = (
-        f"Answers come only from the {len(docs)} documents in the index, each claim cited as [n]; "
-        "when the documents don't say, it says so."
-    )
+    n_docs = len(pipeline.index.manifest.documents)
     with gr.Blocks(title="grounded", analytics_enabled=False) as app:
-        gr.ChatInterface(
-            fn=chat,
-            title="grounded — answers with citations",
-            description=description,
-            examples=EXAMPLES,
-            cache_examples=False,
-            api_name="chat",
-            analytics_enabled=False,
-            flagging_mode="never",
+        answers = gr.State([])
+        teach_answer = gr.State(None)
+        gr.Markdown(
+            f"## grounded — answers with citations\nAnswers come only from the {n_docs} documents in the index; "
+            "every sentence is checked against the passage it cites. Click a chip like **[1]** to see the passage."
         )
-        app.chat_fn = chat  # type: ignore[attr-defined]  # for tests and embedding
+        with gr.Row():
+            generator = gr.Dropdown(generators, value=s.generator, label="Generator", scale=1)
+            top_k = gr.Slider(1, 10, value=s.top_k, step=1, label="Passages the model sees (top-k)", scale=1)
+            policy = gr.Radio(["flag", "drop", "strict"], value=s.verify_policy, label="Unsupported sentences", scale=1)
+        with gr.Tabs():
+            with gr.Tab("Chat", id="chat"):
+                with gr.Row():
+                    with gr.Column(scale=3):
+                        chatbot = gr.Chatbot(
+                            elem_id="g-chat",
+                            height=520,
+                            sanitize_html=False,  # every text is escaped by ui.render; chips need data-n
+                            label="Conversation",
+                            placeholder="Ask about the documents. Follow-up questions are rewritten using the chat.",
+                        )
+                        box = gr.Textbox(
+                            placeholder="Ask a question about the documents…", show_label=False, elem_id="g-question"
+                        )
+                        with gr.Row():
+                            send = gr.Button("Ask", variant="primary", elem_id="g-ask")
+                            new = gr.Button("New conversation")
+                        gr.Examples(EXAMPLES, inputs=box)
+                    with gr.Column(scale=2):
+                        gr.Markdown("### Source")
+                        source = gr.HTML(
+                            '<div class="g-note">Click a citation chip to see its passage.</div>', elem_id="g-source"
+                        )
+                with gr.Accordion("How this answer was made (glass box)", open=False, elem_id="g-glass-toggle"):
+                    glass = gr.HTML("", elem_id="g-glass")
+            with gr.Tab("Documents", id="documents"):
+                docs = gr.Dataframe(
+                    value=documents_rows(service.documents()), headers=DOCUMENT_HEADERS, interactive=False
+                )
+                files = gr.File(
+                    label=f"Add documents ({', '.join(UPLOAD_TYPES)}; up to {MAX_UPLOAD_MB} MB each)",
+                    file_count="multiple",
+                    file_types=UPLOAD_TYPES,
+                    elem_id="g-upload",
+                )
+                ingest_btn = gr.Button("Ingest", variant="primary", elem_id="g-ingest")
+                ingest_note = gr.Markdown("")
+                results = gr.Dataframe(headers=INGEST_RESULT_HEADERS, interactive=False, label="Per-file result")
+            with gr.Tab("Teaching", id="teaching", elem_id="g-teach"):
+                gr.Markdown(
+                    "### With vs without retrieval\nThe same question to the chosen LLM (the packaged local "
+                    "model when the extractive generator is selected): with the passages, and with none."
+                )
+                t_question = gr.Textbox(value=DEMO_QUESTION, label="Question")
+                t_compare = gr.Button("Compare", variant="primary")
+                with gr.Row():
+                    with_html = gr.HTML(label="With retrieval")
+                    without_html = gr.HTML(label="Without retrieval")
+                gr.Markdown(
+                    "### Failure demos\nAdd a prepared document to a *scratch copy* of the index (the main index is "
+                    "never touched), ask, and see what retrieval and the answer do. Remove it with one click."
+                )
+                with gr.Row():
+                    add_distractor = gr.Button("Add distractor document")
+                    add_injection = gr.Button("Add injected-instruction document")
+                    remove_demo = gr.Button("Remove it")
+                demo_note = gr.Markdown("")
+                d_question = gr.Textbox(value=DEMO_QUESTION, label="Question")
+                d_ask = gr.Button("Ask the scratch index")
+                with gr.Row():
+                    d_answer = gr.HTML()
+                    d_source = gr.HTML('<div class="g-note">Click a citation chip to see its passage.</div>')
+                with gr.Accordion("How it was made", open=False):
+                    d_glass = gr.HTML()
+        cite_target = gr.Textbox(visible="hidden", elem_id="g-cite-target")
+        cite_button = gr.Button("open source", visible="hidden", elem_id="g-cite-button")
+
+        outputs = [chatbot, answers, glass, source, box]
+        inputs = [box, chatbot, answers, generator, top_k, policy]
+        box.submit(respond, inputs, outputs, api_visibility="private")
+        send.click(respond, inputs, outputs, api_visibility="private")
+        new.click(clear, None, [chatbot, answers, glass, source], api_visibility="private")
+        cite_button.click(
+            open_source, [cite_target, answers, teach_answer], [source, d_source], api_visibility="private"
+        )
+        ingest_btn.click(upload, files, [docs, results, ingest_note], api_visibility="private")
+        t_compare.click(compare, [t_question, generator, top_k], [with_html, without_html], api_visibility="private")
+        add_distractor.click(lambda: demo_add("distractor"), None, demo_note, api_visibility="private")
+        add_injection.click(lambda: demo_add("injection"), None, demo_note, api_visibility="private")
+        remove_demo.click(demo_remove, None, demo_note, api_visibility="private")
+        d_ask.click(
+            demo_ask, [d_question, generator, top_k], [d_answer, d_glass, teach_answer], api_visibility="private"
+        )
+        gr.api(ask_api, api_name="ask")
+        app.load(None, None, None, js=CHIP_JS)
+    app.service = service  # type: ignore[attr-defined]  # for tests and embedding
     return app
 
 
 def launch(pipeline: Pipeline, host: str = "127.0.0.1", port: int = 7860) -> None:
-    """Serve the chat until interrupted."""
+    """Serve the app until interrupted."""
     print(f"grounded chat on http://{host}:{port} (Ctrl+C to stop)")
-    build_app(pipeline).launch(server_name=host, server_port=port or None, share=False, show_error=True)
+    build_app(pipeline).launch(
+        server_name=host,
+        server_port=port or None,
+        share=False,
+        show_error=True,
+        css=CSS,
+        max_file_size=f"{MAX_UPLOAD_MB}mb",
+    )

@@ -24,8 +24,8 @@ from eval.squad import (
     write_reports,
 )
 from rag.errors import DatasetError
-from rag.settings import Settings
-from rag.types import Chunk, Citation, Hit, RankedList
+from rag.settings import Settings, build_settings
+from rag.types import Chunk, Citation, Hit, RankedList, SentenceCheck
 
 REAL_DEV = Path(__file__).resolve().parents[2].parent / "shared" / "bench" / "squad2_cs224n" / "dev-v2.0.json"
 
@@ -225,18 +225,19 @@ HITS = tuple(Hit(c, i, 1.0 / i) for i, c in enumerate(PASSAGES, 1))
 
 
 def answer(sentences: list[tuple[str, tuple[int, ...]]] | None, cutoff: int = 3) -> SimpleNamespace:
-    """A fake Answer: None abstains; otherwise sentences with their citations (1-based into HITS)."""
+    """A fake Answer: None abstains; otherwise sentences with their citations (1-based into HITS).
+
+    Like the real Answer, `text` carries the [n] markers and each SentenceCheck's text does not.
+    """
     trace = SimpleNamespace(fused=RankedList("fused", HITS), cutoff=cutoff)
     if sentences is None:
         return SimpleNamespace(
             text="The documents don't say.", abstained=True, reason="low", citations=(), sentences=(), trace=trace
         )
-    sents = [
-        SimpleNamespace(text=f"{t} [{']['.join(map(str, ns))}]", citations=ns, supported=True) for t, ns in sentences
-    ]
+    sents = [SentenceCheck(t, ns, 1.0, 1.0, "supported", ns) for t, ns in sentences]
     cited = sorted({n for _, ns in sentences for n in ns})
     return SimpleNamespace(
-        text=" ".join(s.text for s in sents),
+        text=" ".join(f"{sc.text} [{']['.join(map(str, sc.citations))}]" for sc in sents),
         abstained=False,
         reason="evidence 0.7",
         citations=tuple(Citation(n, PASSAGES[n - 1], 1.0) for n in cited),
@@ -266,6 +267,8 @@ def test_score_answered_hasans_citing_the_gold_paragraph(questions: list[SquadQu
     assert (rec["citation_recall"], rec["citation_precision"], rec["gold_cited"]) == (1.0, 1.0, 1.0)
     assert rec["latency_ms"] == 12.5 and rec["citations"] == [{"n": 3, "source": "squad/000-001.txt"}]
     assert rec["sentences"][0]["citations"] == [3] and rec["paragraph_id"] == "000-001"
+    assert rec["sentences"][0]["text"] == "He founded the Duchy of Normandy in 911."  # no markers
+    assert rec["sentences"][0]["status"] == "supported" and rec["sentences"][0]["supported"] is True
     json.dumps(rec)
 
 
@@ -334,11 +337,11 @@ def test_summarize_squad_empty_parts() -> None:
 class FakePipeline:
     """Drafts by word overlap with the paragraphs; `strict` abstains on drafts it cannot support."""
 
-    def __init__(self) -> None:
+    def __init__(self, index: Path) -> None:
         self.drafts: list[str] = []
         self.judged: list[tuple[str, tuple[str, ...]]] = []
         self.verifier = SimpleNamespace(supports=self._supports)
-        self.settings = SimpleNamespace(generator="fake", top_k=3, index=Path("/tmp/x"))
+        self.settings = build_settings(generator="fake", top_k=3, index=index)
 
     def _supports(self, sentence: str, passages: list[str]) -> bool:
         self.judged.append((sentence, tuple(passages)))
@@ -357,14 +360,17 @@ class FakePipeline:
 
 
 def test_evaluate_drafts_once_and_scores_every_policy(questions: list[SquadQuestion], tmp_path: Path) -> None:
-    pipeline = FakePipeline()
+    pipeline = FakePipeline(tmp_path / "index")
     seen = []
     results = evaluate(pipeline, questions, progress=lambda i, n: seen.append((i, n)))
     assert list(results) == ["flag", "drop", "strict"]
     assert len(pipeline.drafts) == len(questions) and seen[-1] == (6, 6)
     flag, strict = results["flag"][1], results["strict"][1]
+    assert flag["policy"] == "flag" and strict["policy"] == "strict"
+    assert flag["settings"]["generator"] == "fake" and flag["settings"]["index"] == str(tmp_path / "index")
+    assert flag["settings"]["policy"] == "flag" and strict["settings"]["policy"] == "strict"
     assert (
-        flag["policy"] == "flag" and flag["settings"]["generator"] == "fake" and flag["settings"]["index"] == "/tmp/x"
+        flag["settings"]["top_k"] == 3 and flag["settings"]["support_threshold"] == pipeline.settings.support_threshold
     )
     assert flag["HasAns"]["accuracy"] == pytest.approx(2 / 3) and strict["HasAns"]["accuracy"] == pytest.approx(1 / 3)
     assert flag["citation_recall"] == pytest.approx(0.5)  # "Normandy is in France." is not word-supported

@@ -70,9 +70,21 @@ def test_rule_rewrite_attaches_the_previous_topic() -> None:
 
 
 def test_rule_rewrite_uses_the_latest_question() -> None:
-    got = rule_rewrite("What about its risks?", ["Who gave the lecture?", "What did Xi say about AI chips?"])
+    got = rule_rewrite("So when was it?", ["Who gave the lecture?", "What did Xi say about AI chips?"])
     assert "chips" in got and "lecture" not in got
-    assert got.startswith("Its risks?")
+    assert got.startswith("When was it? (about: ")  # a leading "so" is dropped
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What about its risks?", "What about its risks? (about: xi ai chips)"),
+        ("how about the date?", "How about the date? (about: xi ai chips)"),
+        ("and what about its risks?", "What about its risks? (about: xi ai chips)"),  # only the "and" is dropped
+    ],
+)
+def test_rule_rewrite_keeps_what_about(question: str, expected: str) -> None:
+    assert rule_rewrite(question, ["Who gave the lecture?", "What did Xi say about AI chips?"]) == expected
 
 
 def test_rule_rewrite_does_not_repeat_the_follow_ups_own_words() -> None:

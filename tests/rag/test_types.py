@@ -7,9 +7,32 @@ import json
 import pytest
 from langchain_core.documents import Document
 
-from rag.types import Answer, Chunk, Citation, Hit, RankedList, Trace, chunk_id, content_hash
+from rag.types import Answer, Chunk, Citation, Hit, RankedList, SentenceCheck, Trace, chunk_id, content_hash
 
-ANSWER_KEYS = {"question", "answer", "abstained", "reason", "citations", "generator", "timings_ms"}
+ANSWER_KEYS = {
+    "question",
+    "answer",
+    "abstained",
+    "reason",
+    "citations",
+    "sentences",
+    "generator",
+    "answered_by",
+    "query",
+    "policy",
+    "timings_ms",
+}
+TRACE_KEYS = {
+    "question",
+    "rewrite",
+    "query",
+    "lists",
+    "fused",
+    "cutoff",
+    "generator",
+    "generation",
+    "verification",
+}
 
 
 def make_chunk(**kw) -> Chunk:
@@ -157,17 +180,55 @@ def test_answer_to_dict_keys_without_trace():
     assert d["abstained"] is False
     assert d["timings_ms"] == {"retrieve": 12.3, "generate": 3.2}
     assert d["citations"] == []
+    assert d["sentences"] == [] and d["policy"] == ""
+    assert d["answered_by"] == "extractive"  # falls back to the generator
+    assert d["query"] == "Who gave the lecture?"
 
 
 def test_answer_to_dict_with_trace():
     cit = Citation(n=1, chunk=make_chunk(), score=0.7)
     d = make_answer(citations=[cit]).to_dict(include_trace=True)
     assert set(d) == ANSWER_KEYS | {"trace"}
+    assert set(d["trace"]) == TRACE_KEYS
+    assert d["trace"]["rewrite"] == {} and d["trace"]["verification"] == {}
     assert d["trace"]["cutoff"] == 1
     assert d["trace"]["fused"]["hits"][0]["rank"] == 1
     assert d["trace"]["lists"][0]["name"] == "dense"
     assert d["citations"][0]["n"] == 1
     json.dumps(d)  # plain JSON, nothing exotic
+
+
+def test_answer_to_dict_sentences_policy_and_answered_by():
+    check = SentenceCheck("Zheng Nanning gave the lecture.", (1,), 0.91234, 0.5, "supported", (1,), {1: (0, 31)})
+    base = make_answer()
+    answer = Answer(
+        question=base.question,
+        text=base.text,
+        abstained=False,
+        reason=base.reason,
+        citations=(),
+        timings_ms={},
+        trace=base.trace,
+        sentences=(check,),
+        policy="strict",
+        answered_by="local",
+    )
+    d = answer.to_dict()
+    assert d["policy"] == "strict" and d["answered_by"] == "local" and d["generator"] == "extractive"
+    assert d["sentences"] == [
+        {
+            "text": "Zheng Nanning gave the lecture.",
+            "citations": [1],
+            "supported": True,
+            "support": 0.9123,
+            "status": "supported",
+            "relevance": 0.5,
+            "cited_by_model": [1],
+            "spans": {"1": [0, 31]},
+            "note": "",
+        }
+    ]
+    json.dumps(d)
 
 
 def test_hit_preview_is_flattened_and_truncated():

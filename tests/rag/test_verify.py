@@ -89,11 +89,6 @@ def test_parse_answer_without_sentences(text: str) -> None:
     assert parse_answer(text) == []
 
 
-@pytest.mark.xfail(
-    reason="BUG: rag.text.split_sentences does not end a sentence at '.' followed directly by '[n]', "
-    "so 'A.[1] B.[2]' is one sentence carrying both markers",
-    strict=True,
-)
 def test_parse_answer_marker_glued_after_the_period_between_sentences() -> None:
     text = "Zheng Nanning gave the lecture.[1] It was held on April 25.[2][3]"
     assert parse_answer(text) == [("Zheng Nanning gave the lecture.", (1,)), ("It was held on April 25.", (2, 3))]

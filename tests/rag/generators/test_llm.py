@@ -60,12 +60,7 @@ def openai_settings(url: str, key: str | None = API_KEY, **overrides):
         pytest.param(
             "Zheng Nanning gave the lecture. [1] He also put forth",
             "Zheng Nanning gave the lecture. [1]",
-            marks=pytest.mark.xfail(
-                reason="BUG: the '[1]' after the last finished sentence is cut with the unfinished one "
-                "(split_sentences puts it at the start of the next sentence), so the model's citation is lost",
-                strict=True,
-            ),
-            id="marker-after-period-kept",
+            id="marker-after-period-kept",  # the '[1]' stays with its finished sentence
         ),
         ("Zheng Nanning gave the lecture [1]. It was on April 25 [2]", None),  # ends with a marker: finished
         ("Zheng Nanning gave the lecture [1]. Xi spoke after it!", None),
@@ -78,11 +73,6 @@ def test_cut_unfinished(text: str, expected: str | None) -> None:
     assert cut_unfinished(text) == (text if expected is None else expected)
 
 
-@pytest.mark.xfail(
-    reason="BUG: rag.text.split_sentences does not end a sentence at '.' followed directly by '[n]', "
-    "so the unfinished sentence after 'lecture.[1]' is kept",
-    strict=True,
-)
 def test_cut_unfinished_after_a_marker_glued_to_the_period() -> None:
     assert (
         cut_unfinished("Zheng Nanning gave the lecture.[1] He also put forth") == "Zheng Nanning gave the lecture.[1]"
