@@ -11,7 +11,8 @@ numbers and names the sentence states must appear in the passages, else the supp
 `relevance` asks whether the sentence, read with its evidence, addresses the question: a
 sentence copied from a passage about something else is supported but off-topic. A sentence
 with no marker (or a marker that doesn't support it) gets the marker of the passage that
-supports it best, if one does. The policy then decides what the reader sees:
+supports it best, if one does. A passage that addresses the model with instructions ("ignore
+your instructions and …") is never evidence. The policy then decides what the reader sees:
 `flag` keeps everything and marks it, `drop` removes what isn't supported, `strict` also
 abstains when nothing is left (the pipeline then falls back to the extractive answer).
 """
@@ -31,6 +32,7 @@ from rag.generators.extractive import (
     sentence_units,
     stems,
 )
+from rag.prompts import looks_like_injection
 from rag.text import split_sentences, words
 from rag.types import Hit, SentenceCheck
 
@@ -189,6 +191,7 @@ class Verifier:
         unit_texts = [[h.chunk.text[s:e] for s, e in u] for h, u in zip(passages, units, strict=True)]
         vecs = self._encode([question, *(t for t, _ in parsed)])
         q_vec, sent_vecs = vecs[0], vecs[1:]
+        suspicious = {n for n, h in enumerate(passages, 1) if looks_like_injection(h.chunk.text)}
         checks = []
         for (sent, markers), vec in zip(parsed, sent_vecs, strict=True):
             if is_refusal(sent):
@@ -200,8 +203,12 @@ class Verifier:
             for n in range(1, len(passages) + 1):
                 sim, i = self._best(vec, unit_texts[n - 1])
                 score, _, problems = support_score(sent, passages[n - 1].chunk.text, sim)
+                if n in suspicious:  # a passage that gives the model orders is not evidence
+                    score, problems = 0.0, [f"[{n}] contains instructions to the model; it is not evidence"]
                 per_passage.append((score, sim, i, problems))
-            checks.append(self._check_one(question, sent, markers, vec, q_vec, passages, units, per_passage))
+            checks.append(
+                self._check_one(question, sent, markers, vec, q_vec, passages, units, per_passage, suspicious)
+            )
         return checks
 
     def _check_one(
@@ -214,15 +221,18 @@ class Verifier:
         passages: Sequence[Hit],
         units: list[list[tuple[int, int]]],
         per_passage: list[tuple[float, float, int, list[str]]],
+        suspicious: set[int],
     ) -> SentenceCheck:
         thr = self.support_threshold
         valid = tuple(n for n in markers if 1 <= n <= len(passages))
         notes = [f"marker [{n}] names no passage" for n in markers if n not in valid]
         support, cited = 0.0, valid
         if valid:
-            joined = "\n".join(passages[n - 1].chunk.text for n in valid)
-            best_sim = max(per_passage[n - 1][1] for n in valid)
-            support, _, problems = support_score(sent, joined, best_sim)
+            trusted = [n for n in valid if n not in suspicious]
+            joined = "\n".join(passages[n - 1].chunk.text for n in trusted)
+            best_sim = max((per_passage[n - 1][1] for n in trusted), default=0.0)
+            support, _, problems = support_score(sent, joined, best_sim) if trusted else (0.0, 0.0, [])
+            problems = problems + [p for n in valid if n not in trusted for p in per_passage[n - 1][3]]
             if support >= thr and len(valid) > 1:  # keep only citations that carry the sentence
                 cited = tuple(n for n in valid if per_passage[n - 1][0] >= thr) or valid
             if support < thr and problems:
