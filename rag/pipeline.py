@@ -236,6 +236,7 @@ class Pipeline:
             if not fallback.abstained:
                 checks = self.verifier.check(draft.query, fallback.text, passages)
                 kept = apply_policy(checks, policy)
+                record["fallback"]["sentences"] = [c.to_dict() for c in checks]
                 if kept:
                     answered_by, text, abstained = "extractive", render(kept), False
                     reason = f"{reason}; answered by the extractive fallback ({fallback.reason})"

@@ -50,6 +50,7 @@ DEMO_QUESTION = "Who gave the lecture at the Politburo study session on AI?"
 
 # Chips are <a class="g-chip" data-n> inside chat messages and panels: a click writes
 # "message index:n" into a hidden box and presses a hidden button, whose handler renders the source.
+# A source shown in its document's text is scrolled so the highlighted span is in view.
 CHIP_JS = """
 () => {
   if (window.__groundedChips) return;
@@ -67,6 +68,14 @@ CHIP_JS = """
     box.dispatchEvent(new Event('input', {bubbles: true}));
     setTimeout(() => document.querySelector('#g-cite-button').click(), 50);
   });
+  // A passage shown inside its document text scrolls (in its own box) to the highlighted span.
+  new MutationObserver(() => {
+    for (const box of document.querySelectorAll('.g-in-context:not([data-g-scrolled])')) {
+      box.dataset.gScrolled = '1';
+      const mark = box.querySelector('mark.g-mark') || box.querySelector('.g-passage-text');
+      if (mark) box.scrollTop += mark.getBoundingClientRect().top - box.getBoundingClientRect().top - 60;
+    }
+  }).observe(document.body, {childList: true, subtree: true});
 }
 """
 
@@ -241,7 +250,7 @@ def document_context(source: str, start: int, end: int, margin: int = 700) -> tu
     if loader is None or not path.is_file():
         return None, 0
     try:
-        text = loader.load(path).text
+        text = loader().load(path).text  # LOADERS holds loader classes
     except Exception:  # the panel still shows the stored passage
         return None, 0
     if end > len(text):
@@ -476,6 +485,8 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
         )
         gr.api(ask_api, api_name="ask")
         app.load(None, None, None, js=CHIP_JS)
+        # the index may have grown since build_app (uploads): list what it holds now, per page load
+        app.load(lambda: documents_rows(service.documents()), None, docs, api_visibility="private")
     app.service = service  # type: ignore[attr-defined]  # for tests and embedding
     return app
 

@@ -1,8 +1,11 @@
 """Real-browser fixtures: `grounded serve` as a subprocess, Debian's Chromium driven by Playwright.
 
-    served_app -> str            base URL of a running chat over a private copy of the demo index (session)
-    page       -> playwright Page  a fresh context and page per test; screenshot saved when the test ends
-    shot(page, name) -> Path     save a named screenshot under test-artifacts/screenshots/
+    served_app  -> str             base URL of a running chat over a private copy of the demo index (session)
+    serve_app   -> (name) -> str   start another server over its own fresh copy of the demo index (tests that
+                                   change the index, e.g. uploads, use one so the shared server is unaffected)
+    upload_app  -> str             one such server for the upload tests (session)
+    page        -> playwright Page a fresh context and page per test; screenshot saved when the test ends
+    shot(page, name, full_page=True) -> Path   save a named screenshot under test-artifacts/screenshots/
 
 Chromium is the Debian package (/usr/bin/chromium; `.ci/run` installs it), never a downloaded
 browser. Without it (or without playwright) the browser tests are skipped locally and fail in CI.
@@ -11,6 +14,7 @@ Gradio keeps connections open, so pages wait for `load` and then for elements, n
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -20,7 +24,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,16 +45,16 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--no-proxy-server",  # the app is on loopback; never route through an inherited proxy
 ]
-SERVER_TIMEOUT_S = 120
+SERVER_TIMEOUT_S = 240  # model loading on a busy 2-core CI machine
 CONSOLE = pytest.StashKey[list[str]]()  # the page's console messages, for the failure report
 
 
-def shot(page: Any, name: str) -> Path:
-    """Save a full-page screenshot as test-artifacts/screenshots/<name>(.png) and return its path."""
+def shot(page: Any, name: str, full_page: bool = True) -> Path:
+    """Save a screenshot (the whole page, or just the viewport) as test-artifacts/screenshots/<name>(.png)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     safe = re.sub(r"[^\w.-]+", "_", name).strip("_") or "screenshot"
     path = SCREENSHOTS / (safe if safe.endswith(".png") else f"{safe}.png")
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page, animations="disabled", caret="hide")
     return path
 
 
@@ -91,12 +95,11 @@ def _responds(url: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def served_app(demo_index: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`grounded serve` on a free loopback port over a copy of the demo index; yields the base URL."""
-    work = tmp_path_factory.mktemp("served_app")
+@contextlib.contextmanager
+def _serving(source_index: Path, work: Path) -> Iterator[str]:
+    """`grounded serve` on a free loopback port over a copy of `source_index` (made in `work`); yields the URL."""
     index = work / "index"
-    shutil.copytree(demo_index.index, index)  # the server never touches the shared session index
+    shutil.copytree(source_index, index)  # the server never touches the shared session index
     port = _free_port()
     url = f"http://127.0.0.1:{port}/"
     out, err = work / "serve.stdout", work / "serve.stderr"
@@ -125,6 +128,32 @@ def served_app(demo_index: Settings, tmp_path_factory: pytest.TempPathFactory) -
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def serve_app(demo_index: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], str]]:
+    """A factory: `serve_app(name)` starts `grounded serve` over its own fresh copy of the demo index and
+    returns the base URL; every server it started is stopped at the end of the session."""
+    with contextlib.ExitStack() as stack:
+
+        def start(name: str) -> str:
+            return stack.enter_context(_serving(demo_index.index, tmp_path_factory.mktemp(name)))
+
+        yield start
+
+
+@pytest.fixture(scope="session")
+def served_app(serve_app: Callable[[str], str]) -> str:
+    """`grounded serve` on a free loopback port over a copy of the demo index; the base URL.
+    Shared by the tests that leave the index as it is."""
+    return serve_app("served_app")
+
+
+@pytest.fixture(scope="session")
+def upload_app(serve_app: Callable[[str], str]) -> str:
+    """A second server over its own copy of the demo index, for the tests that upload documents into it
+    (they add distinct files and ask about their own, so they tolerate each other)."""
+    return serve_app("upload_app")
 
 
 @pytest.fixture(scope="session")

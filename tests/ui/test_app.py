@@ -1,46 +1,206 @@
-"""The Gradio app's chat function, called directly (no server)."""
+"""The app's work without a browser: `ChatService` on the real demo index, and the `/ask` API of a launched app."""
 
 from __future__ import annotations
 
+import html
+import re
+import shutil
+import socket
 from pathlib import Path
+from typing import Any
 
-import gradio as gr
 import pytest
 
-from ingest.indexer import ingest
+import ui.app
+from ingest.loaders import loader_for
+from rag.index import Index
 from rag.pipeline import Pipeline
-from rag.settings import Settings
-from ui.app import build_app
+from rag.types import Answer, Generation
+from tests.conftest import DEMO_FILES
+from ui.app import DEMO_QUESTION, ChatService, build_app
 
 pytestmark = pytest.mark.slow
 
-
-def test_chat_shows_answer_and_cited_passages(pipeline) -> None:
-    reply = build_app(pipeline).chat_fn("Who gave the lecture at the Politburo study session on AI?", [])
-    assert "Zheng Nanning" in reply
-    assert "**Sources**" in reply
-    assert "002_051ad646e9f7dedc.txt" in reply or "000_eb440050df25cd3d.txt" in reply
-
-
-def test_chat_abstains_with_closest_passages(pipeline) -> None:
-    reply = build_app(pipeline).chat_fn("What is the boiling point of ethanol?", [])
-    assert "The documents don't say" in reply
-    assert "Closest passages" in reply
+LECTURE = "Who gave the lecture at the Politburo study session on AI?"
+MADE_UP = "Who opened the Quillfeather Observatory?"
+MADE_UP_DOC = (
+    "# Quillfeather Observatory\n\n"
+    "The Quillfeather Observatory on Mount Varnholt was opened in 1987 by the astronomer Elsbeth Marrow.\n"
+    "Its main telescope has a mirror 2.4 metres across and is used to study variable stars.\n"
+)
 
 
-def test_chat_empty_question_is_a_gradio_error(pipeline) -> None:
-    with pytest.raises(gr.Error):
-        build_app(pipeline).chat_fn("  ", [])
+def index_state(root: Path) -> tuple[dict[str, list[str]], list[str]]:
+    """What an index folder holds on disk: {document path: chunk ids} from its manifest, and the stored chunk ids."""
+    index = Index.open(root)
+    documents = {path: list(rec.chunk_ids) for path, rec in index.manifest.documents.items()}
+    return documents, sorted(index.stored_ids())
 
 
-def test_document_html_is_shown_as_text(tmp_path: Path) -> None:
-    doc = tmp_path / "evil.md"
-    doc.write_text(
-        "The secret launch code of the zebra project is <script>alert('x')</script> "
-        "<img src=x onerror=alert(1)> kept in the vault.\n"
+@pytest.fixture
+def private_service(pipeline: Pipeline, tmp_path: Path) -> ChatService:
+    """A service over a private copy of the demo index (same models), for tests that change the index."""
+    root = tmp_path / "index"
+    shutil.copytree(pipeline.settings.index, root)
+    return ChatService(pipeline.reopened(root))
+
+
+# --- answering ---------------------------------------------------------------------------------------------
+def test_stream_ends_with_the_checked_answer(pipeline: Pipeline) -> None:
+    items = list(ChatService(pipeline).stream(LECTURE))
+    assert items and isinstance(items[-1], Answer)
+    assert all(isinstance(i, Generation) and i.partial for i in items[:-1])
+    assert "Zheng Nanning" in items[-1].text and items[-1].citations
+
+
+def test_ask_json_is_the_cli_json_object(pipeline: Pipeline) -> None:
+    service = ChatService(pipeline)
+    expected = pipeline.ask(LECTURE).to_dict()  # what `grounded ask --json` prints
+    data = service.ask_json(LECTURE)
+    assert set(data) == set(expected) and "trace" not in data
+    for key in ("question", "answer", "abstained", "citations", "sentences", "generator", "query", "policy"):
+        assert data[key] == expected[key], key
+
+    traced = service.ask_json(LECTURE, include_trace=True)
+    assert set(traced) == set(expected) | {"trace"}
+    assert set(traced["trace"]) == set(pipeline.ask(LECTURE).to_dict(include_trace=True)["trace"])
+    assert {lst["name"] for lst in traced["trace"]["lists"]} >= {"dense", "bm25"}
+
+
+def test_ask_json_follow_up_uses_the_history(pipeline: Pipeline) -> None:
+    data = ChatService(pipeline).ask_json(
+        "and when was the previous one?", history=["When was the Politburo study session on AI held?"]
     )
-    settings = Settings(index=tmp_path / "idx", abstain_threshold=0.0)
-    ingest([doc], settings, progress=False)
-    reply = build_app(Pipeline.from_settings(settings)).chat_fn("What is the launch code of the zebra project?", [])
-    assert "<script>" not in reply and "<img" not in reply
-    assert "&lt;script&gt;" in reply
+    assert data["query"] != data["question"]
+    assert re.search(r"politburo", data["query"], re.I)
+
+
+# --- sources -----------------------------------------------------------------------------------------------
+def test_source_highlights_the_cited_span_inside_the_document(pipeline: Pipeline) -> None:
+    service = ChatService(pipeline)
+    answer = service.ask_json(LECTURE, include_trace=True)
+    citation = answer["citations"][0]
+    panel = service.source(answer, citation["n"])
+    assert f'data-n="{citation["n"]}"' in panel
+    assert Path(citation["source"]).name in panel
+    marks = re.findall(r'<mark class="g-mark">(.*?)</mark>', panel, re.S)
+    assert marks and any("Zheng Nanning" in m for m in marks)
+    assert all(m.replace("&#x27;", "'").replace("&#10;", "\n") in citation["text"] for m in marks)
+    # shown in its surrounding document text: muted context before and/or after the passage
+    assert "g-in-context" in panel
+    contexts = [html.unescape(c) for c in re.findall(r'<span class="g-context">(.*?)</span>', panel, re.S)]
+    assert sum(len(c) for c in contexts) > 100
+    document = loader_for(Path(citation["source"])).load(Path(citation["source"])).text
+    for context in contexts:  # each is the document's own text (the part before may start with "…")
+        assert context.removeprefix("…") in document
+    before = contexts[0].removeprefix("…")
+    assert document.index(before) + len(before) == citation["start"]  # the passage follows right after it
+
+
+def test_source_of_an_uncited_passage_uses_the_trace(pipeline: Pipeline) -> None:
+    service = ChatService(pipeline)
+    answer = service.ask_json("What is the boiling point of ethanol?", include_trace=True)
+    assert answer["abstained"] and not answer["citations"]
+    panel = service.source(answer, 1)
+    assert "not cited" in panel and 'class="g-passage' in panel
+    assert "No passage" in service.source(answer, 999)
+
+
+# --- documents and uploads ---------------------------------------------------------------------------------
+def test_documents_lists_the_demo_files_with_chunk_counts(pipeline: Pipeline) -> None:
+    rows = ChatService(pipeline).documents()
+    assert sorted(r["name"] for r in rows) == [f.name for f in DEMO_FILES]
+    assert all(r["chunks"] > 0 and r["ingested"] and r["size"] for r in rows)
+    assert sum(r["chunks"] for r in rows) == pipeline.index.manifest.chunk_count
+
+
+def test_ingest_uploads_adds_allowed_files_and_rejects_the_rest(
+    private_service: ChatService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = private_service
+    root = service.pipeline.settings.index
+    before_docs, before_ids = index_state(root)
+    monkeypatch.setattr(ui.app, "MAX_UPLOAD_MB", 0.002)  # 2,000 bytes
+
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    good = incoming / "observatory.md"
+    good.write_text(MADE_UP_DOC, encoding="utf-8")
+    exe = incoming / "setup.exe"
+    exe.write_bytes(b"MZ" + b"\0" * 64)
+    big = incoming / "big.txt"
+    big.write_text("Variable stars are observed nightly. " * 100, encoding="utf-8")  # ~3,700 bytes
+
+    results = {Path(r["path"]).name: r for r in service.ingest_uploads([good, exe, big])}
+    assert results["observatory.md"]["status"] == "added" and results["observatory.md"]["chunks"] >= 1
+    assert results["setup.exe"]["status"] == "skipped" and "not allowed" in results["setup.exe"]["reason"]
+    assert results["big.txt"]["status"] == "skipped" and "limit" in results["big.txt"]["reason"]
+
+    after_docs, after_ids = index_state(root)
+    assert set(before_ids) <= set(after_ids) and len(after_ids) > len(before_ids)  # everything stored is kept
+    assert all(after_docs[path] == ids for path, ids in before_docs.items())
+    uploaded = root / "uploads" / "observatory.md"
+    assert str(uploaded) in after_docs and uploaded.is_file()
+    assert not (root / "uploads" / "setup.exe").exists() and not (root / "uploads" / "big.txt").exists()
+    assert "observatory.md" in {r["name"] for r in service.documents()}
+
+    data = service.ask_json(MADE_UP)
+    assert not data["abstained"] and "Elsbeth Marrow" in data["answer"]
+    assert any(Path(c["source"]).name == "observatory.md" for c in data["citations"])
+
+
+def test_ingest_uploads_with_no_files_is_an_error(private_service: ChatService) -> None:
+    from rag.errors import IngestError
+
+    with pytest.raises(IngestError, match="no files"):
+        private_service.ingest_uploads([])
+
+
+# --- teaching mode -----------------------------------------------------------------------------------------
+def test_failure_demo_uses_a_scratch_copy_and_leaves_the_index_alone(private_service: ChatService) -> None:
+    service = private_service
+    root = service.pipeline.settings.index
+    before = index_state(root)
+
+    scratch = Path(service.add_failure_demo("distractor"))
+    assert service.failure_demo == "distractor" and scratch.is_dir() and scratch != root
+    answer = service.scratch_pipeline().ask(DEMO_QUESTION).to_dict(include_trace=True)
+    fused = [Path(h["source"]).name for h in answer["trace"]["fused"]["hits"]]
+    assert "distractor.txt" in fused[: service.pipeline.settings.top_k]  # retrieval brings it to the model
+    assert index_state(root) == before  # the main index: same documents, same chunk ids
+    main = service.ask_json(DEMO_QUESTION, include_trace=True)
+    assert "distractor.txt" not in {Path(h["source"]).name for h in main["trace"]["fused"]["hits"]}
+
+    service.remove_failure_demo()
+    assert not scratch.exists() and not scratch.parent.exists()
+    assert service.failure_demo is None
+    assert service.scratch_pipeline().settings.index == root
+    assert index_state(root) == before
+
+
+# --- the HTTP API ------------------------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ask_endpoint_with_gradio_client(pipeline: Pipeline) -> None:
+    from gradio_client import Client
+
+    app = build_app(pipeline)
+    port = _free_port()
+    app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        data: dict[str, Any] = client.predict(LECTURE, False, [], api_name="/ask")
+        expected = pipeline.ask(LECTURE).to_dict()
+        assert set(data) == set(expected) and "trace" not in data
+        assert data["answer"] == expected["answer"] and data["citations"] == expected["citations"]
+
+        traced = client.predict(LECTURE, True, [], api_name="/ask")
+        lists = {lst["name"]: lst["hits"] for lst in traced["trace"]["lists"]}
+        assert lists["dense"] and lists["bm25"]
+        assert traced["trace"]["fused"]["hits"] and traced["trace"]["cutoff"] == pipeline.settings.top_k
+    finally:
+        app.close()
