@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint ask clean
+.PHONY: install run test browser-deps lint ask clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,18 @@ install: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/grounded serve
 
-test: $(STAMP)
+# The browser tests drive Debian's Chromium through Playwright (never `playwright install`);
+# a CJK font keeps the demo corpus's Chinese legible in screenshots. Installed once if missing.
+browser-deps:
+	@if ! command -v chromium >/dev/null || ! fc-list :lang=zh family 2>/dev/null | grep -q .; then \
+		SUDO=""; if [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi; \
+		$$SUDO apt-get update && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-wqy-zenhei; \
+	fi
+
+test: $(STAMP) browser-deps
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/pytest
+	GROUNDED_REQUIRE_BROWSER=1 $(VENV)/bin/pytest
 
 ask: $(STAMP)
 	$(VENV)/bin/grounded ask "Who gave the lecture at the Politburo study session on AI?"

@@ -44,7 +44,9 @@ class Chunk:
     def label(self) -> str:
         """How a citation names the passage: file, then title, section and page when known."""
         meta = self.metadata
-        parts = [str(meta[k]) for k in ("title", "section") if meta.get(k)]
+        parts = list(
+            dict.fromkeys(str(meta[k]) for k in ("title", "section") if meta.get(k))
+        )  # section may be the title
         page = meta.get("page")
         if page is not None:
             end = meta.get("page_end", page)
@@ -112,6 +114,7 @@ class Citation:
         return {
             "n": self.n,
             "source": self.chunk.source,
+            "label": self.chunk.label,
             "chunk_id": self.chunk.id,
             "start": self.chunk.start,
             "end": self.chunk.end,

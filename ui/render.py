@@ -91,8 +91,10 @@ def citation_label(citation: Mapping[str, Any]) -> str:
     >>> citation_label({"source": "/docs/report.pdf", "title": "Report", "page": 3, "page_end": 4})
     'report.pdf — Report — pp. 3–4'
     """
+    if citation.get("label"):
+        return str(citation["label"])  # Chunk.label, as the CLI prints it
     parts = [_file_name(citation.get("source")) or "unknown document"]
-    parts += [str(citation[k]) for k in ("title", "section") if citation.get(k)]
+    parts += list(dict.fromkeys(str(citation[k]) for k in ("title", "section") if citation.get(k)))
     page = citation.get("page")
     if page is not None and page != "":
         end = citation.get("page_end", page)

@@ -8,7 +8,7 @@
     shot(page, name, full_page=True) -> Path   save a named screenshot under test-artifacts/screenshots/
 
 Chromium is the Debian package (/usr/bin/chromium; `.ci/run` installs it), never a downloaded
-browser. Without it (or without playwright) the browser tests are skipped locally and fail in CI.
+browser. Without it (or without playwright) the browser tests are skipped locally and fail under `make test` and in CI.
 Gradio keeps connections open, so pages wait for `load` and then for elements, never `networkidle`.
 """
 
@@ -60,8 +60,11 @@ def shot(page: Any, name: str, full_page: bool = True) -> Path:
 
 def _unavailable(reason: str) -> None:
     """Skip on a developer machine; in CI a missing browser is a failure, not a silent skip."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set, so this is an error; .ci/run installs it)", pytrace=False)
+    if os.environ.get("CI") or os.environ.get("GROUNDED_REQUIRE_BROWSER"):
+        pytest.fail(
+            f"{reason} (CI or GROUNDED_REQUIRE_BROWSER is set, so this is an error; `make test` installs it)",
+            pytrace=False,
+        )
     pytest.skip(reason)
 
 
