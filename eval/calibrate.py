@@ -46,7 +46,22 @@ def evaluate(
     right_ans = right_ref = 0
     for q, (cands, passages) in zip(questions, feats, strict=True):
         rescored = sorted(
-            (replace(c, score=combine(c.sim, c.coverage, c.type_ok, c.numbers_ok, c.echo, sim_weight)) for c in cands),
+            (
+                replace(
+                    c,
+                    score=combine(
+                        c.sim,
+                        c.coverage,
+                        c.type_ok,
+                        c.numbers_ok,
+                        c.echo,
+                        sim_weight,
+                        negation_ok=c.negation_ok,
+                        names_ok=c.names_ok,
+                    ),
+                )
+                for c in cands
+            ),
             key=lambda c: -c.score,
         )
         abstain = not rescored or rescored[0].score < threshold

@@ -46,7 +46,8 @@ def explain(answer: Answer, limit: int = 10) -> str:
         w = g.get("sim_weight", 0.5)
         out.append(f"candidate sentences (score = {w:g}·sim + {1 - w:g}·coverage, × penalties):")
         for c in g.get("candidates", [])[:limit]:
-            flags = [f for f, ok in (("type", c["type_ok"]), ("number", c["numbers_ok"])) if not ok]
+            checks = (("type", "type_ok"), ("number", "numbers_ok"), ("negation", "negation_ok"), ("name", "names_ok"))
+            flags = [f for f, key in checks if not c.get(key, True)]
             flags += ["echo"] if c["echo"] else []
             out.append(
                 f"  [{c['n']}] {c['score']:.4f}  sim {c['sim']:.3f} cov {c['coverage']:.3f}"

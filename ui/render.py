@@ -498,7 +498,8 @@ def _extractive_html(g: Mapping[str, Any]) -> str:
     chosen = {(c.get("n"), c.get("text")) for group in g.get("chosen") or [] for c in group if isinstance(c, Mapping)}
     rows = []
     for c in g.get("candidates") or []:
-        flags = [f for f, ok in (("type", c.get("type_ok", True)), ("number", c.get("numbers_ok", True))) if not ok]
+        checks = (("type", "type_ok"), ("number", "numbers_ok"), ("negation", "negation_ok"), ("name", "names_ok"))
+        flags = [f for f, key in checks if not c.get(key, True)]
         flags = ["missing " + ", ".join(flags)] if flags else []
         flags += ["echo"] if c.get("echo") else []
         picked = (c.get("n"), c.get("text")) in chosen

@@ -9,14 +9,19 @@ No LLM. Every sentence of the retrieved passages is scored against the question:
 sentences, so words every passage shares ("Politburo", "session") count for little and a
 question word found nowhere ("born", "yuan") weighs the coverage of every sentence down. Penalties apply when the sentence lacks the kind
 of answer the question asks for (a date for "when", a number for "how many", a name for
-"who"), lacks a number the question names ("in 2018"), or only repeats the question. The
-best score is the evidence; below the threshold the generator abstains.
+"who"), lacks a number the question names ("in 2018"), or only repeats the question. Two more
+catch questions that are near misses of what the passages say (SQuAD 2.0's unanswerables): a
+negated question ("What does Article 102 *not* prohibit?") answered by a sentence that isn't
+negated, and a question naming someone or something no passage names ("How many sports does
+*Yale* compete in?" when the passages only speak of Harvard). The best score is the evidence;
+below the threshold the generator abstains.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +35,9 @@ W_SIM = 0.5
 TYPE_PENALTY = 0.6
 NUMBER_PENALTY = 0.5
 ECHO_PENALTY = 0.5
+# Fitted on the SQuAD 2.0 dev "calib" sample (eval.squad, part="calib"), never on the test part.
+NEGATION_PENALTY = 0.5
+UNKNOWN_NAME_PENALTY = 0.5
 MIN_WORDS = 4
 
 _MONTHS = (
@@ -65,6 +73,10 @@ _INSTITUTION = frozenset(
 )
 _QNUM = re.compile(r"(?<![\d.,])\d[\d,]*(?:\.\d+)?(?:st|nd|rd|th)?(?![\d])")  # not \b: "2025年" counts
 _LIST_ITEM = re.compile(r"^\s*(?:\(\d+\)|\d+[.)]|[-•*·])\s*")
+_NEGATION = frozenset("not no never none nothing nobody neither nor cannot without".split())
+_NOT = re.compile(r"n[’']t\b", re.IGNORECASE)  # "didn't" -> "did not"
+_CASED_WORD = re.compile(r"[\w][\w'’\-]*")
+_CJK = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
 # Question patterns -> the kind of answer they ask for (first match wins).
 _ANSWER_TYPES: list[tuple[re.Pattern[str], str]] = [
@@ -122,6 +134,42 @@ def stems(text: str) -> set[str]:
     return {stem(w) for w in content_words(text)}
 
 
+def negated(text: str) -> bool:
+    """Whether a text says no: 'not', "n't", 'never', 'without', 'nobody'…"""
+    return bool(set(words(_NOT.sub(" not", text))) & _NEGATION)
+
+
+def negation_ok(question: str, sentence: str) -> bool:
+    """False when the question is negated and the sentence is not: it answers the opposite question."""
+    return not negated(question) or negated(sentence)
+
+
+def unknown_names(question: str, passages: Sequence[str]) -> list[str]:
+    """Capitalised words of the question (after its first word) that no passage contains.
+
+    "How many sports does Yale compete in?" over passages that only name Harvard gives ['Yale'].
+    Accents don't count ("Mongke" is "Möngke"). Passages with Chinese or Japanese text may write
+    the name in that script, so none is reported then.
+    """
+    if not passages or any(_CJK.search(p) for p in passages):
+        return []
+    found = set().union(*(stems(_fold(p)) for p in passages))
+    out = []
+    for m in list(_CASED_WORD.finditer(question))[1:]:
+        w = m.group()
+        if not (w[0].isupper() and w[1:2].islower()):
+            continue  # lower-case, an acronym or a single letter
+        low = content_words(_fold(w))
+        if low and not {stem(x) for x in low} <= found:
+            out.append(w)
+    return out
+
+
+def _fold(text: str) -> str:
+    """The text without accents: 'Alès' -> 'Ales'."""
+    return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+
+
 @dataclass(frozen=True)
 class Candidate:
     """A sentence of passage `n`, its offsets in that passage's text and its evidence features."""
@@ -136,6 +184,8 @@ class Candidate:
     numbers_ok: bool
     echo: bool
     score: float
+    negation_ok: bool = True
+    names_ok: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -146,6 +196,8 @@ class Candidate:
             "type_ok": self.type_ok,
             "numbers_ok": self.numbers_ok,
             "echo": self.echo,
+            "negation_ok": self.negation_ok,
+            "names_ok": self.names_ok,
             "score": round(self.score, 4),
         }
 
@@ -163,8 +215,12 @@ def score_sentence(
     passage_stems: set[str],
     sim: float,
     sim_weight: float = W_SIM,
+    names_ok: bool = True,
 ) -> tuple[float, float, bool, bool, bool]:
-    """(score, coverage, type_ok, numbers_ok, echo) for one sentence; pure."""
+    """(score, coverage, type_ok, numbers_ok, echo) for one sentence; pure.
+
+    `names_ok` is False when the question names something no passage does (see `unknown_names`).
+    """
     s_stems = stems(sentence)
     q_stems = set(weights)
     total = sum(weights.values())
@@ -177,12 +233,28 @@ def score_sentence(
     type_ok = has_answer_type(sentence, expected_answer_type(question), question)
     numbers_ok = required_numbers(question) <= required_numbers(sentence)
     echo = not (s_stems - q_stems)
-    return combine(sim, coverage, type_ok, numbers_ok, echo, sim_weight), coverage, type_ok, numbers_ok, echo
+    neg_ok = negation_ok(question, sentence)
+    score = combine(sim, coverage, type_ok, numbers_ok, echo, sim_weight, negation_ok=neg_ok, names_ok=names_ok)
+    return score, coverage, type_ok, numbers_ok, echo
 
 
-def combine(sim: float, coverage: float, type_ok: bool, numbers_ok: bool, echo: bool, sim_weight: float) -> float:
+def combine(
+    sim: float,
+    coverage: float,
+    type_ok: bool,
+    numbers_ok: bool,
+    echo: bool,
+    sim_weight: float,
+    *,
+    negation_ok: bool = True,
+    names_ok: bool = True,
+) -> float:
     """The evidence score of a sentence from its features."""
     score = sim_weight * sim + (1 - sim_weight) * coverage
+    if not negation_ok:
+        score *= NEGATION_PENALTY
+    if not names_ok:
+        score *= UNKNOWN_NAME_PENALTY
     if not type_ok:
         score *= TYPE_PENALTY
     if not numbers_ok:
@@ -256,12 +328,14 @@ class ExtractiveGenerator:
         sims = vecs[1:] @ vecs[0]
         weights = idf_weights(stems(question), [stems(t) for t in texts])
         passage_stems = [stems(hit.chunk.text) for hit in passages]
+        names_ok = not unknown_names(question, [hit.chunk.text for hit in passages])
         out = []
         for (n, s, e), text, sim in zip(spans, texts, sims, strict=True):
             score, cov, type_ok, num_ok, echo = score_sentence(
-                question, weights, text, passage_stems[n - 1], float(sim), self.sim_weight
+                question, weights, text, passage_stems[n - 1], float(sim), self.sim_weight, names_ok
             )
-            out.append(Candidate(n, s, e, text, float(sim), cov, type_ok, num_ok, echo, score))
+            neg_ok = negation_ok(question, text)
+            out.append(Candidate(n, s, e, text, float(sim), cov, type_ok, num_ok, echo, score, neg_ok, names_ok))
         out.sort(key=lambda c: -c.score)
         return out
 

@@ -8,8 +8,10 @@ import pytest
 
 from rag.generators.extractive import (
     ECHO_PENALTY,
+    NEGATION_PENALTY,
     NUMBER_PENALTY,
     TYPE_PENALTY,
+    UNKNOWN_NAME_PENALTY,
     Candidate,
     _is_candidate,
     _list_items,
@@ -17,11 +19,14 @@ from rag.generators.extractive import (
     expected_answer_type,
     has_answer_type,
     idf_weights,
+    negated,
+    negation_ok,
     required_numbers,
     score_sentence,
     select,
     sentence_units,
     stems,
+    unknown_names,
 )
 from rag.types import Chunk, Hit
 
@@ -208,6 +213,103 @@ def test_combine_penalties_multiply(type_ok, numbers_ok, echo, factor):
 
 def test_penalty_constants():
     assert (TYPE_PENALTY, NUMBER_PENALTY, ECHO_PENALTY) == (0.6, 0.5, 0.5)
+
+
+@pytest.mark.parametrize(
+    ("negation", "names", "factor"),
+    [
+        (False, True, NEGATION_PENALTY),
+        (True, False, UNKNOWN_NAME_PENALTY),
+        (False, False, NEGATION_PENALTY * UNKNOWN_NAME_PENALTY),
+    ],
+)
+def test_combine_answerability_penalties(negation, names, factor):
+    base = combine(0.6, 0.2, True, True, False, 0.5)
+    assert combine(0.6, 0.2, True, True, False, 0.5, negation_ok=negation, names_ok=names) == pytest.approx(
+        base * factor
+    )
+
+
+def test_answerability_penalty_constants():
+    assert (NEGATION_PENALTY, UNKNOWN_NAME_PENALTY) == (0.5, 0.5)
+
+
+# --- negation / unknown names -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("What does Article 102 not prohibit?", True),
+        ("Who didn't attend the session?", True),
+        ("Which group can never meet there?", True),
+        ("Who spoke without notes?", True),
+        ("Article 102 prohibits the abuse of dominant position.", False),
+        ("Notably, the session was held in April.", False),
+        ("", False),
+    ],
+)
+def test_negated(text, expected):
+    assert negated(text) is expected
+
+
+def test_negated_question_needs_a_negated_sentence():
+    q = "What does Article 102 not prohibit?"
+    assert negation_ok(q, "Article 102 prohibits the abuse of dominant position.") is False
+    assert negation_ok(q, "Article 102 does not prohibit mergers.") is True
+    assert negation_ok("What does Article 102 prohibit?", "Article 102 prohibits price discrimination.") is True
+    assert negation_ok("What does Article 102 prohibit?", "It doesn't prohibit mergers.") is True
+
+
+def test_score_sentence_penalises_an_unnegated_answer_to_a_negated_question():
+    weights = {"article": 1.0, "102": 1.0, "prohibit": 1.0}
+    q = "What does Article 102 not prohibit?"
+    plain = score_sentence(q.replace(" not", ""), weights, "Article 102 prohibits abuse.", set(), 0.5)
+    opposite = score_sentence(q, weights, "Article 102 prohibits abuse.", set(), 0.5)
+    assert opposite[0] == pytest.approx(plain[0] * NEGATION_PENALTY)
+    assert opposite[1:] == plain[1:]
+
+
+def test_score_sentence_penalises_unknown_names():
+    q = "What did the Politburo study?"
+    weights = {"politburo": 1.0, "study": 1.0}
+    known = score_sentence(q, weights, "The Politburo study covered chips.", set(), 0.6)
+    unknown = score_sentence(q, weights, "The Politburo study covered chips.", set(), 0.6, names_ok=False)
+    assert unknown[0] == pytest.approx(known[0] * UNKNOWN_NAME_PENALTY)
+
+
+def test_unknown_names_lists_capitalised_question_words_no_passage_has():
+    passages = ["The Harvard Crimson competes in 42 sports in the NCAA Division I Ivy League."]
+    assert unknown_names("How many sports does Yale compete in in the NCAA Division I Ivy League?", passages) == [
+        "Yale"
+    ]
+    assert unknown_names("How many sports does Harvard compete in?", passages) == []
+
+
+def test_unknown_names_skips_the_first_word_acronyms_and_stopwords():
+    passages = ["Warsaw was liberated in 1806."]
+    assert unknown_names("Aristotle liberated Warsaw?", passages) == []  # first word: capitalised anyway
+    assert unknown_names("When was Warsaw freed by the USSR?", passages) == []  # acronym
+    assert unknown_names("When was Warsaw liberated, The city?", passages) == []  # stop-word
+
+
+def test_unknown_names_match_stems_and_possessives():
+    passages = ["The Huguenots settled in New York and in the Carolinas."]
+    assert unknown_names("Where did the Huguenot settlers go besides Carolina's coast?", passages) == []
+
+
+def test_unknown_names_ignore_accents():
+    passages = ["Even before the Edict of Alès (1629), Protestant rule was dead.", "Möngke Khan ruled."]
+    assert unknown_names("What was the Edict of Ales?", passages) == []
+    assert unknown_names("Who succeeded Mongke?", passages) == []
+    assert unknown_names("Who succeeded Möngke in Montpellier?", passages) == ["Montpellier"]
+
+
+def test_unknown_names_not_checked_against_chinese_passages():
+    assert unknown_names("Who gave the lecture to the Politburo?", ["郑南宁教授作了讲解。"]) == []
+    mixed = ["Xi called for a new structure (新型举国体制) to be used.", "The Politburo met."]
+    assert unknown_names("What is the Chinese term for the new structure?", mixed) == []
+    assert unknown_names("Who gave the lecture to the Politburo?", []) == []
 
 
 def test_missing_required_number_halves_the_score():
