@@ -45,8 +45,22 @@ def test_abstains_off_topic(pipeline, question: str) -> None:
 
 def test_json_contract(pipeline) -> None:
     data = json.loads(json.dumps(pipeline.ask(LECTURE).to_dict()))
-    assert set(data) == {"question", "answer", "abstained", "reason", "citations", "generator", "timings_ms"}
+    assert set(data) == {
+        "question",
+        "answer",
+        "abstained",
+        "reason",
+        "citations",
+        "sentences",
+        "generator",
+        "answered_by",
+        "query",
+        "policy",
+        "timings_ms",
+    }
     assert data["question"] == LECTURE and data["abstained"] is False and data["generator"] == "extractive"
+    assert data["answered_by"] == "extractive" and data["query"] == LECTURE and data["policy"] == "strict"
+    assert data["sentences"] and all(s["supported"] and s["citations"] for s in data["sentences"])
     assert data["citations"]
     for c in data["citations"]:
         assert {"n", "source", "chunk_id", "start", "end", "text", "score"} <= set(c)

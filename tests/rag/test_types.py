@@ -162,6 +162,7 @@ def test_citation_to_dict():
     assert d == {
         "n": 2,
         "source": "/corpus/a.txt",
+        "label": "a.txt — Readout",  # Chunk.label: file, then title
         "chunk_id": c.id,
         "start": 120,
         "end": 151,
