@@ -204,3 +204,17 @@ def test_ask_endpoint_with_gradio_client(pipeline: Pipeline) -> None:
         assert traced["trace"]["fused"]["hits"] and traced["trace"]["cutoff"] == pipeline.settings.top_k
     finally:
         app.close()
+
+
+def test_with_vs_without_retrieval_uses_the_local_llm(pipeline: Pipeline) -> None:
+    """Teaching mode's comparison: the packaged LLM answers with passages (checked, cited) and without any."""
+    service = ChatService(pipeline.with_settings(llm_max_tokens=32))
+    *partials, closed = service.closed_book(DEMO_QUESTION, "extractive")  # extractive -> the local LLM
+    assert partials and all(g.partial for g in partials) and not closed.partial
+    assert closed.text and closed.trace["kind"] == "llm"
+    assert all("<passage" not in m["content"] for m in closed.trace["messages"])  # no passages at all
+    *_, grounded = service.stream(DEMO_QUESTION, (), "local")
+    assert isinstance(grounded, Answer) and grounded.generator == "local"
+    prompt = grounded.trace.generation["messages"][1]["content"]
+    assert prompt.count("<passage id=") == pipeline.settings.top_k
+    assert grounded.abstained or all(sc.supported for sc in grounded.sentences)  # strict: only checked sentences
