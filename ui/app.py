@@ -18,6 +18,7 @@ from typing import Any
 
 import gradio as gr
 
+from ingest.loaders import supported_suffixes
 from rag.errors import GroundedError, IngestError
 from rag.pipeline import Pipeline
 from rag.types import Answer, Generation
@@ -39,7 +40,7 @@ EXAMPLES = [
     "How many AI companies is China expected to have by the end of 2025?",
     "What is the boiling point of ethanol?",
 ]
-UPLOAD_TYPES = [".txt", ".md", ".markdown", ".pdf", ".docx", ".html", ".htm"]
+UPLOAD_TYPES = supported_suffixes()  # what the loaders read
 MAX_UPLOAD_MB = 20
 TEACHING_DIR = Path(__file__).resolve().parent / "teaching"
 FAILURE_DEMOS = {
@@ -243,15 +244,14 @@ def _rejected(path: Path, reason: str) -> dict[str, Any]:
 @lru_cache(maxsize=64)
 def document_context(source: str, start: int, end: int, margin: int = 700) -> tuple[str | None, int]:
     """Document text around [start, end) and where it begins (None if the file can no longer be read)."""
-    from ingest.loaders import LOADERS
+    from ingest.loaders import loader_for
 
     path = Path(source)
-    loader = LOADERS.get(path.suffix.lower())
-    if loader is None or not path.is_file():
+    if not path.is_file():
         return None, 0
     try:
-        text = loader().load(path).text  # LOADERS holds loader classes
-    except Exception:  # the panel still shows the stored passage
+        text = loader_for(path).load(path).text
+    except Exception:  # unsupported or unreadable now: the panel still shows the stored passage
         return None, 0
     if end > len(text):
         return None, 0
