@@ -10,6 +10,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.errors import ConfigError
+from rag.verify import Policy
 
 
 def default_index_dir() -> Path:
@@ -77,7 +78,7 @@ class Settings(BaseSettings):
     llm_threads: int = Field(2, ge=1, le=64, description="CPU threads of the local model")
 
     # Every answer sentence is checked against the passages it cites (see rag.verify).
-    verify_policy: Literal["flag", "drop", "strict"] = Field(
+    verify_policy: Policy = Field(
         "strict", description="unsupported sentences: flag (keep, mark), drop, strict (drop; none left -> extractive)"
     )
     support_threshold: float = Field(0.6, ge=0.0, le=1.0, description="support a sentence needs from its passage")

@@ -37,7 +37,7 @@ from rag.text import split_sentences, words
 from rag.types import Hit, SentenceCheck
 
 Policy = Literal["flag", "drop", "strict"]
-POLICIES: tuple[str, ...] = ("flag", "drop", "strict")
+POLICIES: tuple[Policy, ...] = ("flag", "drop", "strict")
 
 NUMBER_PENALTY = 0.5
 NAME_PENALTY = 0.6
