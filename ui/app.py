@@ -446,8 +446,12 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                 t_question = gr.Textbox(value=DEMO_QUESTION, label="Question")
                 t_compare = gr.Button("Compare", variant="primary")
                 with gr.Row():
-                    with_html = gr.HTML(label="With retrieval")
-                    without_html = gr.HTML(label="Without retrieval")
+                    with gr.Column():
+                        gr.Markdown("**With retrieval** (the passages, cited and checked)")
+                        with_html = gr.HTML(elem_id="g-with-retrieval")
+                    with gr.Column():
+                        gr.Markdown("**Without retrieval** (the model's memory)")
+                        without_html = gr.HTML(elem_id="g-without-retrieval")
                 gr.Markdown(
                     "### Failure demos\nAdd a prepared document to a *scratch copy* of the index (the main index is "
                     "never touched), ask, and see what retrieval and the answer do. Remove it with one click."

@@ -1,8 +1,8 @@
 """The app in a real browser: `grounded serve` driven through Debian's Chromium (fixtures in conftest.py).
 
 Every test saves screenshots under test-artifacts/screenshots/; `chat.png` and `glass_box.png` are the
-README's (copied to docs/screenshots/). Answers use the extractive generator (the server's default):
-the packaged LLM is far too slow for a browser test on a shared CI machine.
+README's (copied to docs/screenshots/). Answers use the extractive generator (the server's default),
+except the with/without-retrieval comparison, which is what the packaged LLM is for.
 """
 
 from __future__ import annotations
@@ -215,6 +215,23 @@ def test_teaching_distractor_on_a_scratch_copy(served_app: str, page: Page) -> N
     expect(teach.locator("#g-step-fusion")).to_be_attached()
     expect(teach.locator(".g-glass")).not_to_contain_text("distractor.txt")
     shot(page, "teaching_removed")
+
+
+def test_teaching_with_vs_without_retrieval(served_app: str, page: Page) -> None:
+    """The one browser test on the packaged LLM: the same question with the passages and with none."""
+    open_app(page, served_app)
+    page.get_by_role("tab", name="Teaching").click()
+    teach = page.locator("#g-teach")
+    teach.get_by_role("button", name="Compare").click()
+    without = teach.locator("#g-without-retrieval")
+    expect(without).to_contain_text("the model answers from memory", timeout=ANSWER_TIMEOUT)
+    expect(without.locator(".g-closed-book")).not_to_be_empty()
+    expect(without.locator("a.g-chip")).to_have_count(0)  # nothing to cite
+    grounded = teach.locator("#g-with-retrieval")
+    expect(grounded.locator(".g-answer")).to_be_visible()
+    if "don't say" not in grounded.inner_text():
+        expect(grounded.locator("a.g-chip").first).to_be_visible()  # a grounded answer cites its passages
+    shot(page, "teaching_compare", full_page=False)
 
 
 # --- uploads: their own server and index (see conftest.upload_app) -----------------------------------------
