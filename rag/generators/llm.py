@@ -139,7 +139,10 @@ class ChatGenerator:
                 f"cannot reach {self.endpoint}: is the server running? check GROUNDED_OPENAI_BASE_URL"
             ) from None
         except openai.APIStatusError as e:
-            raise GeneratorError(f"{self.endpoint} refused the request ({self._clean(e)})") from None
+            hint = ""
+            if "context" in str(e).lower():
+                hint = ": the passages don't fit the model's context; lower -k (top-k) or raise GROUNDED_LLM_CONTEXT"
+            raise GeneratorError(f"{self.endpoint} refused the request ({self._clean(e)}){hint}") from None
 
     def _clean(self, error: Exception) -> str:
         """An endpoint's error text with the key scrubbed (some servers echo it back)."""

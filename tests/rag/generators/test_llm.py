@@ -152,6 +152,13 @@ def test_local_generator_streams_then_answers() -> None:
     assert load_generator(settings, None).endpoint == gen.endpoint
 
 
+@pytest.mark.slow
+def test_passages_beyond_the_local_context_say_how_to_fix_it() -> None:
+    gen = local_generator(build_settings(generator="local", llm_context=512, llm_max_tokens=16))
+    with pytest.raises(GeneratorError, match=r"lower -k \(top-k\) or raise GROUNDED_LLM_CONTEXT"):
+        gen.generate(QUESTION, list(PASSAGES) * 12)
+
+
 # --- a real OpenAI-compatible server with an API key ------------------------------------------
 
 
