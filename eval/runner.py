@@ -9,7 +9,7 @@ import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from eval.dataset import EvalQuestion
 from eval.metrics import alce_citation_scores, contains_answer, sources_hit, summarize
@@ -17,6 +17,7 @@ from rag.pipeline import Pipeline
 from rag.types import Answer
 
 Judge = Callable[[str, Sequence[str]], bool]
+T = TypeVar("T")
 
 
 def memo_judge(judge: Judge) -> Judge:
@@ -99,6 +100,35 @@ def answer_under_policies(
             progress(i, len(questions))
 
 
+def score_under_policies(
+    pipeline: Pipeline,
+    items: Sequence[T],
+    question: Callable[[T], str],
+    score: Callable[[T, Answer, float, Judge], dict[str, Any]],
+    summarize: Callable[[list[dict[str, Any]]], dict[str, Any]],
+    policies: Sequence[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, tuple[list[dict[str, Any]], dict[str, Any]]]:
+    """{policy: (records, summary)}: each item answered once, checked under each policy, scored and summarised.
+
+    The citation judge is `pipeline.verifier.supports` (verdicts remembered across policies).
+    """
+    policies = list(policies or [pipeline.settings.verify_policy])
+    judge = memo_judge(pipeline.verifier.supports)
+    records: dict[str, list[dict[str, Any]]] = {p: [] for p in policies}
+    answers = answer_under_policies(pipeline, [question(x) for x in items], policies, progress)
+    for item, by_policy in zip(items, answers, strict=True):
+        for policy, (answer, latency) in by_policy.items():
+            records[policy].append(score(item, answer, latency, judge))
+    out = {}
+    for policy, recs in records.items():
+        summary = summarize(recs)
+        summary["policy"] = policy
+        summary["settings"] = settings_record(pipeline, policy)
+        out[policy] = (recs, summary)
+    return out
+
+
 def run(
     pipeline: Pipeline,
     questions: Sequence[EvalQuestion],
@@ -106,19 +136,7 @@ def run(
     policies: Sequence[str] | None = None,
 ) -> dict[str, tuple[list[dict[str, Any]], dict[str, Any]]]:
     """Answer every question once and check it under each policy; {policy: (records, summary)}."""
-    policies = list(policies or [pipeline.settings.verify_policy])
-    records: dict[str, list[dict[str, Any]]] = {p: [] for p in policies}
-    judge = memo_judge(pipeline.verifier.supports)
-    answers = answer_under_policies(pipeline, [q.question for q in questions], policies, progress)
-    for q, by_policy in zip(questions, answers, strict=True):
-        for policy, (answer, latency) in by_policy.items():
-            records[policy].append(score_answer(q, answer, latency, judge))
-    out = {}
-    for policy in policies:
-        summary = summarize(records[policy])
-        summary["settings"] = settings_record(pipeline, policy)
-        out[policy] = (records[policy], summary)
-    return out
+    return score_under_policies(pipeline, questions, lambda q: q.question, score_answer, summarize, policies, progress)
 
 
 def settings_record(pipeline: Pipeline, policy: str) -> dict[str, Any]:

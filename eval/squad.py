@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,15 +28,16 @@ from eval.metrics import (
     percentile,
     ratio,
 )
-from eval.runner import Judge, answer_under_policies, citation_scores, memo_judge, settings_record
+from eval.runner import Judge, citation_scores, score_under_policies
+from eval.runner import write_reports as write_policy_reports
 from ingest.loaders import LoadedDocument
 from rag.errors import DatasetError
 from rag.settings import Settings
+from rag.verify import POLICIES, strip_markers
 
 if TYPE_CHECKING:
     from rag.pipeline import Pipeline
 
-POLICIES = ("flag", "drop", "strict")
 Part = Literal["test", "calib"]
 
 
@@ -182,14 +182,6 @@ def default_index(
 
 
 # --- scoring ------------------------------------------------------------------------------------
-_MARKERS = re.compile(r"\s*\[\d+(?:\s*[,;]\s*\d+)*\]")
-
-
-def strip_markers(text: str) -> str:
-    """The text without its [n] (or [n, m]) citation markers."""
-    return " ".join(_MARKERS.sub("", text).split())
-
-
 def score_squad(q: SquadQuestion, answer: Any, entails: Judge, latency_ms: float = 0.0) -> dict[str, Any]:
     """One JSON-able record: official EM/F1, containment, ALCE citation recall/precision and gold-paragraph citing.
 
@@ -268,19 +260,15 @@ def evaluate(
 
     The citation judge is `pipeline.verifier.supports`; latency is the draft time plus that policy's check.
     """
-    judge = memo_judge(pipeline.verifier.supports)
-    records: dict[str, list[dict[str, Any]]] = {p: [] for p in policies}
-    answers = answer_under_policies(pipeline, [q.question for q in questions], policies, progress)
-    for q, by_policy in zip(questions, answers, strict=True):
-        for policy, (answer, latency) in by_policy.items():
-            records[policy].append(score_squad(q, answer, judge, latency))
-    results = {}
-    for policy, recs in records.items():
-        summary = summarize_squad(recs)
-        summary["policy"] = policy
-        summary["settings"] = settings_record(pipeline, policy)
-        results[policy] = (recs, summary)
-    return results
+    return score_under_policies(
+        pipeline,
+        questions,
+        lambda q: q.question,
+        lambda q, answer, latency, judge: score_squad(q, answer, judge, latency),
+        summarize_squad,
+        policies,
+        progress,
+    )
 
 
 def format_report(results: Mapping[str, tuple[Sequence[Mapping[str, Any]], Mapping[str, Any]]]) -> str:
@@ -325,16 +313,10 @@ def format_report(results: Mapping[str, tuple[Sequence[Mapping[str, Any]], Mappi
     return "\n".join(lines)
 
 
-def write_reports(out: Path, results: Mapping[str, tuple[Sequence[Mapping[str, Any]], Mapping[str, Any]]]) -> None:
+def write_reports(out: Path, results: Mapping[str, tuple[Sequence[dict[str, Any]], dict[str, Any]]]) -> None:
     """`out/<policy>/results.jsonl` and `summary.json` per policy, and `out/summary.json` ({policy: summary})."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     for policy, (records, summary) in results.items():
-        folder = out / policy
-        folder.mkdir(parents=True, exist_ok=True)
-        with (folder / "results.jsonl").open("w", encoding="utf-8") as f:
-            for r in records:
-                f.write(json.dumps(r, ensure_ascii=False) + "\n")
-        (folder / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+        write_policy_reports(out / policy, records, summary)
     combined = {policy: summary for policy, (_, summary) in results.items()}
     (out / "summary.json").write_text(json.dumps(combined, indent=2, ensure_ascii=False), encoding="utf-8")

@@ -69,13 +69,17 @@ def parse_answer(text: str) -> list[tuple[str, tuple[int, ...]]]:
             out[-1][1].extend(_numbers(lead.group()))
             sent = sent[lead.end() :]
         markers = _numbers(" ".join(m.group(1) for m in _MARKERS.finditer(sent)))
-        clean = " ".join(_MARKERS.sub("", sent).split())
-        clean = re.sub(r"\s+([.,;:!?])", r"\1", clean)
+        clean = re.sub(r"\s+([.,;:!?])", r"\1", strip_markers(sent))
         if clean.strip(" .,;:!?"):
             out.append((clean, markers))
         elif out:
             out[-1][1].extend(markers)
     return [(t, tuple(dict.fromkeys(m))) for t, m in out]
+
+
+def strip_markers(text: str) -> str:
+    """The text without its [n] (or [n, m]) citation markers, whitespace collapsed."""
+    return " ".join(_MARKERS.sub("", text).split())
 
 
 def _numbers(markers: str) -> list[int]:
@@ -296,5 +300,6 @@ __all__ = [
     "parse_answer",
     "relevance_score",
     "render",
+    "strip_markers",
     "support_score",
 ]
