@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rag.generators.extractive import failed_checks
 from rag.types import Answer, RankedList
 
 
@@ -46,8 +47,7 @@ def explain(answer: Answer, limit: int = 10) -> str:
         w = g.get("sim_weight", 0.5)
         out.append(f"candidate sentences (score = {w:g}·sim + {1 - w:g}·coverage, × penalties):")
         for c in g.get("candidates", [])[:limit]:
-            checks = (("type", "type_ok"), ("number", "numbers_ok"), ("negation", "negation_ok"), ("name", "names_ok"))
-            flags = [f for f, key in checks if not c.get(key, True)]
+            flags = failed_checks(c)
             flags += ["echo"] if c["echo"] else []
             out.append(
                 f"  [{c['n']}] {c['score']:.4f}  sim {c['sim']:.3f} cov {c['coverage']:.3f}"

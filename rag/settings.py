@@ -10,7 +10,10 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.errors import ConfigError
-from rag.verify import Policy
+
+# What happens to answer sentences the citation check does not accept (see rag.verify).
+Policy = Literal["flag", "drop", "strict"]
+POLICIES: tuple[Policy, ...] = ("flag", "drop", "strict")
 
 
 def default_index_dir() -> Path:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -33,11 +33,9 @@ from rag.generators.extractive import (
     stems,
 )
 from rag.prompts import looks_like_injection
+from rag.settings import POLICIES, Policy
 from rag.text import split_sentences, words
 from rag.types import Hit, SentenceCheck
-
-Policy = Literal["flag", "drop", "strict"]
-POLICIES: tuple[Policy, ...] = ("flag", "drop", "strict")
 
 NUMBER_PENALTY = 0.5
 NAME_PENALTY = 0.6

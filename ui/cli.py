@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import GroundedError
-from rag.settings import Settings, build_settings, default_index_dir
+from rag.settings import POLICIES, Settings, build_settings, default_index_dir
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     retrieval.add_argument("--candidates", type=int, help="depth of each retriever's list")
     retrieval.add_argument(
         "--policy",
-        choices=["flag", "drop", "strict"],
+        choices=POLICIES,
         dest="verify_policy",
         help="unsupported sentences: flag (keep, mark), drop, strict (drop; none left -> extractive answer)",
     )
@@ -238,7 +238,6 @@ def _progress(i: int, n: int) -> None:
 
 def _check_policies(policies: list[str] | None) -> None:
     from rag.errors import ConfigError
-    from rag.verify import POLICIES
 
     bad = [p for p in policies or [] if p not in POLICIES]
     if bad:

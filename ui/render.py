@@ -24,6 +24,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from rag.generators.extractive import failed_checks
+
 ABSTAIN_TEXT = "The documents don't say."
 DOCUMENT_HEADERS = ["Document", "Chunks", "Ingested", "Size", "Path"]
 INGEST_RESULT_HEADERS = ["File", "Status", "Chunks", "Reason"]
@@ -498,8 +500,7 @@ def _extractive_html(g: Mapping[str, Any]) -> str:
     chosen = {(c.get("n"), c.get("text")) for group in g.get("chosen") or [] for c in group if isinstance(c, Mapping)}
     rows = []
     for c in g.get("candidates") or []:
-        checks = (("type", "type_ok"), ("number", "numbers_ok"), ("negation", "negation_ok"), ("name", "names_ok"))
-        flags = [f for f, key in checks if not c.get(key, True)]
+        flags = failed_checks(c)
         flags = ["missing " + ", ".join(flags)] if flags else []
         flags += ["echo"] if c.get("echo") else []
         picked = (c.get("n"), c.get("text")) in chosen

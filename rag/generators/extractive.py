@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -200,6 +200,14 @@ class Candidate:
             "names_ok": self.names_ok,
             "score": round(self.score, 4),
         }
+
+
+_CHECKS = (("type", "type_ok"), ("number", "numbers_ok"), ("negation", "negation_ok"), ("name", "names_ok"))
+
+
+def failed_checks(candidate: Mapping[str, Any]) -> list[str]:
+    """Which evidence checks a candidate's trace record failed ("type", "number", "negation", "name")."""
+    return [name for name, key in _CHECKS if not candidate.get(key, True)]
 
 
 def idf_weights(q_stems: set[str], sentences: Sequence[set[str]]) -> dict[str, float]:
