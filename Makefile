@@ -27,9 +27,12 @@ browser-deps:
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-wqy-zenhei; \
 	fi
 
+# The suite runs as a new user would: a fresh, empty HOME (no index, no caches) and no GROUNDED_* settings.
 test: $(STAMP) browser-deps
 	$(VENV)/bin/ruff check .
-	GROUNDED_REQUIRE_BROWSER=1 $(VENV)/bin/pytest
+	@home=$$(mktemp -d); trap 'rm -rf "$$home"' EXIT; \
+	env $$(env | sed -n 's/^\(GROUNDED_[A-Za-z0-9_]*\)=.*/-u \1/p') -u XDG_DATA_HOME -u XDG_CACHE_HOME -u XDG_CONFIG_HOME \
+		HOME="$$home" GROUNDED_REQUIRE_BROWSER=1 $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 ask: $(STAMP)
 	$(VENV)/bin/grounded ask "Who gave the lecture at the Politburo study session on AI?"

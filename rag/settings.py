@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.errors import ConfigError
@@ -14,6 +14,9 @@ from rag.errors import ConfigError
 # What happens to answer sentences the citation check does not accept (see rag.verify).
 Policy = Literal["flag", "drop", "strict"]
 POLICIES: tuple[Policy, ...] = ("flag", "drop", "strict")
+# The answer generators (one registry entry each in rag.generators.GENERATORS).
+GeneratorName = Literal["extractive", "local", "openai"]
+GENERATOR_NAMES: tuple[GeneratorName, ...] = ("extractive", "local", "openai")
 
 
 def default_index_dir() -> Path:
@@ -42,6 +45,9 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(24, ge=0, description="word-pieces shared by neighbouring chunks")
     embed_batch_size: int = Field(64, ge=1, le=1024)
     threads: int = Field(2, ge=1, le=64, description="torch threads for batch encoding")
+    lock_timeout: float = Field(
+        600.0, ge=0.0, description="seconds a writer waits for another ingest of the same index to finish"
+    )
     embed_precision: Literal["auto", "float32", "bfloat16"] = Field(
         "auto", description="batch-encode precision; auto = bfloat16 where the CPU has native bf16"
     )
@@ -60,7 +66,7 @@ class Settings(BaseSettings):
     sentence_depth: int = Field(0, ge=0, le=1000, description="top fused chunks re-scored by best sentence (0: off)")
     sentence_weight: float = Field(1.0, ge=0.0, description="weight of the sentence list in the final fusion")
 
-    generator: str = Field("extractive", description="answer generator (see rag.generators)")
+    generator: GeneratorName = Field("extractive", description="answer generator (see rag.generators)")
     # Both calibrated on eval/data/demo_questions.jsonl by `python -m eval.calibrate` (see README).
     abstain_threshold: float = Field(0.39, description="minimum evidence score to answer (extractive)")
     evidence_sim_weight: float = Field(0.2, ge=0.0, le=1.0, description="weight of embedding similarity vs coverage")
@@ -90,6 +96,26 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(7860, ge=0, le=65535)
+    # Who may use `grounded serve` (see ui.access): UI logins, an API bearer token, or an explicit opt-out.
+    auth: SecretStr | None = Field(None, description='UI logins "user:password[,user2:password2]" (never printed)')
+    auth_file: Path | None = Field(None, description="file of UI logins, one user:password per line")
+    api_token: SecretStr | None = Field(None, description="bearer token for the HTTP API (never printed)")
+    insecure_no_auth: bool = Field(False, description="serve a non-loopback address with no auth (warns)")
+    # Uploads in the app (see ui.uploads): one size limit for Gradio's transfer and our check.
+    max_file_mb: float = Field(20.0, gt=0, le=2000, description="largest file accepted, in MB (10^6 bytes)")
+    upload_seconds: float = Field(300.0, gt=0, description="time budget to ingest one uploaded file")
+    # The serve queue (see ui.app.launch): parallel answers, and how many may wait.
+    concurrency: int = Field(2, ge=1, le=64, description="answers computed at once (one per core)")
+    queue_size: int = Field(64, ge=1, le=10_000, description="requests that may wait; more get 'queue full'")
+
+    @field_validator("generator", mode="before")
+    @classmethod
+    def _known_generator(cls, value: Any) -> Any:
+        if value not in GENERATOR_NAMES:
+            raise ValueError(
+                f"unknown generator {value!r}: choose one of {', '.join(GENERATOR_NAMES)} (--generator or GROUNDED_GENERATOR)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> Settings:
@@ -113,8 +139,9 @@ class Settings(BaseSettings):
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the non-None overrides applied and all rules checked again."""
         data = self.model_dump()
-        if self.openai_api_key is not None:
-            data["openai_api_key"] = self.openai_api_key.get_secret_value()
+        for key in ("openai_api_key", "auth", "api_token"):  # secrets: pass the values, not their masks
+            if getattr(self, key) is not None:
+                data[key] = getattr(self, key).get_secret_value()
         data.update({k: v for k, v in overrides.items() if v is not None})
         return build_settings(**data)
 
@@ -125,6 +152,7 @@ def build_settings(**values: Any) -> Settings:
         return Settings(**values)
     except ValidationError as e:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in e.errors()
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg'].removeprefix('Value error, ')}"
+            for err in e.errors()
         )
         raise ConfigError(f"invalid settings: {problems} (check GROUNDED_* variables and flags)") from None

@@ -17,20 +17,28 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+from rag import OFFLINE_ENV
 from rag.errors import GroundedError
-from rag.settings import POLICIES, Settings, build_settings, default_index_dir
+from rag.settings import GENERATOR_NAMES, POLICIES, Settings, build_settings, default_index_dir
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors that say where the help is (no usage dump)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"grounded: error: {message} (see `{self.prog} --help`)\n")
 
 
 def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument(
         "--index", type=Path, help=f"index folder (env GROUNDED_INDEX; default: {default_index_dir()})", default=None
     )
-    retrieval = argparse.ArgumentParser(add_help=False)
+    retrieval = _Parser(add_help=False)
     retrieval.add_argument("-k", "--top-k", type=int, dest="top_k", help="passages the generator sees")
-    retrieval.add_argument("--generator", help="answer generator (default: extractive)")
+    retrieval.add_argument("--generator", choices=GENERATOR_NAMES, help="answer generator (default: extractive)")
     retrieval.add_argument(
         "--threshold", type=float, dest="abstain_threshold", help="evidence needed to answer (extractive)"
     )
@@ -42,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
         help="unsupported sentences: flag (keep, mark), drop, strict (drop; none left -> extractive answer)",
     )
 
-    p = argparse.ArgumentParser(prog="grounded", description="Grounded question answering over your documents.")
+    p = _Parser(prog="grounded", description="Grounded question answering over your documents.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ing = sub.add_parser("ingest", parents=[common], help="add or update documents in the index")
@@ -116,13 +124,18 @@ def _is_default_index(settings: Settings, args: argparse.Namespace) -> bool:
 
 
 def _pipeline(settings: Settings, args: argparse.Namespace) -> Any:
-    """Open the pipeline; on first use of the default index, ingest the demo corpus into it."""
+    """Open the pipeline; on first use of the default index, ingest the demo corpus into it.
+
+    Settings are already valid here; the generator's packages are checked before anything is written.
+    """
+    from rag.generators import check_available
     from rag.index import Index
     from rag.pipeline import Pipeline
 
     if not Index.exists(settings.index) and _is_default_index(settings, args):
         from ingest.indexer import ingest
 
+        check_available(settings)
         print(f"No index yet: ingesting the demo corpus into {settings.index}", file=sys.stderr)
         report = ingest(None, settings, progress=True)
         print(report.summary(), file=sys.stderr)
@@ -297,6 +310,9 @@ COMMANDS = {"ingest": cmd_ingest, "ask": cmd_ask, "serve": cmd_serve, "eval": cm
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `grounded` console script."""
+    import os
+
+    os.environ.update(OFFLINE_ENV)  # the command itself never reaches the network, whatever the environment says
     args = _parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)

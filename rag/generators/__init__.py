@@ -10,7 +10,7 @@ from rag.types import Generation, Hit
 
 if TYPE_CHECKING:
     from rag.embeddings import SentenceTransformerEmbeddings
-    from rag.settings import Settings
+    from rag.settings import GeneratorName, Settings
 
 
 class Generator(Protocol):
@@ -51,7 +51,7 @@ def _openai(settings: Settings, embeddings: SentenceTransformerEmbeddings) -> Ge
     return openai_generator(settings)
 
 
-GENERATORS: dict[str, Callable[[Settings, SentenceTransformerEmbeddings], Generator]] = {
+GENERATORS: dict[GeneratorName, Callable[[Settings, SentenceTransformerEmbeddings], Generator]] = {
     "extractive": extractive_generator,
     "local": _local,
     "openai": _openai,
@@ -68,3 +68,11 @@ def load_generator(settings: Settings, embeddings: SentenceTransformerEmbeddings
             f"unknown generator {settings.generator!r}: choose one of {known} (--generator or GROUNDED_GENERATOR)"
         ) from None
     return factory(settings, embeddings)
+
+
+def check_available(settings: Settings) -> None:
+    """Fail now, before anything is written, when the chosen generator's package or model is missing."""
+    if settings.generator == "local":
+        from rag.generators.llm import check_local
+
+        check_local()

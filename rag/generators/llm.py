@@ -239,6 +239,13 @@ def packaged_gguf() -> str:
     return path
 
 
+def check_local() -> None:
+    """Raise `ConfigError` with the install hint when xllamacpp or the packaged model is missing."""
+    if importlib.util.find_spec("xllamacpp") is None:
+        raise ConfigError(f"the local generator needs xllamacpp: {INSTALL_HINT}")
+    packaged_gguf()
+
+
 def local_generator(settings: Settings) -> ChatGenerator:
     """SmolLM2-135M-Instruct run by xllamacpp in this process, reached through ChatOpenAI."""
     server = LocalServer.shared(settings.llm_context, settings.llm_threads)

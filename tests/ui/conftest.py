@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 
 from rag.settings import Settings
+from tests.conftest import REQUIRE_BROWSER
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
@@ -60,7 +61,7 @@ def shot(page: Any, name: str, full_page: bool = True) -> Path:
 
 def _unavailable(reason: str) -> None:
     """Skip on a developer machine; in CI a missing browser is a failure, not a silent skip."""
-    if os.environ.get("CI") or os.environ.get("GROUNDED_REQUIRE_BROWSER"):
+    if REQUIRE_BROWSER:
         pytest.fail(
             f"{reason} (CI or GROUNDED_REQUIRE_BROWSER is set, so this is an error; `make test` installs it)",
             pytrace=False,

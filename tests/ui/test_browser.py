@@ -7,7 +7,6 @@ except the with/without-retrieval comparison, which is what the packaged LLM is 
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -15,9 +14,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.conftest import REQUIRE_BROWSER
 from tests.ui.conftest import shot
 
-if not os.environ.get("CI"):  # in CI a missing playwright is an error, not a skip
+if not REQUIRE_BROWSER:  # under `make test` and in CI a missing playwright is an error, not a skip
     pytest.importorskip("playwright", reason="playwright is not installed")
 from playwright.sync_api import Locator, Page, expect
 

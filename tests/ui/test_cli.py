@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from rag.settings import Settings
+from tests.conftest import clean_env
 
 pytestmark = pytest.mark.slow
 
@@ -19,7 +19,7 @@ LECTURE = "Who gave the lecture at the Politburo study session on AI?"
 
 
 def grounded(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "GROUNDED_OPENAI_API_KEY")}
+    base = {k: v for k, v in clean_env().items() if k != "OPENAI_API_KEY"}
     return subprocess.run(
         [GROUNDED, *args], input=stdin, capture_output=True, text=True, timeout=300, env={**base, **(env or {})}
     )
@@ -65,30 +65,30 @@ def test_ask_stdin_one_json_per_line_and_explain(demo_index: Settings) -> None:
     [
         (["ask", ""], "empty question"),
         (["ask", "--index", "/nonexistent/idx", "Who?"], "no index at /nonexistent/idx: run `grounded ingest"),
-        (["ingest", "--index", "/tmp/unused-idx", "/nonexistent/docs"], "no such file or folder"),
+        (["ingest", "--index", "{tmp}/idx", "/nonexistent/docs"], "no such file or folder"),
         (["eval", "/nonexistent.jsonl"], "no question file"),
         (["ask", "--top-k", "99", "Who?"], "top_k"),
-        (["ask", "--generator", "gpt", "Who?"], "unknown generator 'gpt': choose one of extractive, local, openai"),
+        (["ask", "--generator", "gpt", "Who?"], "invalid choice: 'gpt' (choose from extractive, local, openai)"),
         (["eval", "--policies", "flag,lenient", "x.jsonl"], "unknown policy lenient"),
         (
-            ["ask", "--generator", "openai", "--index", "/tmp/unused-idx", "Who?"],
+            ["ask", "--generator", "openai", "--index", "{tmp}/idx", "Who?"],
             "set GROUNDED_OPENAI_API_KEY",
         ),
     ],
 )
-def test_errors_are_one_line_with_the_fix(args: list[str], message: str) -> None:
-    out = grounded(*args)
+def test_errors_are_one_line_with_the_fix(args: list[str], message: str, tmp_path: Path) -> None:
+    """Each bad command fails with one line that says the fix, and writes nothing (not even the user's index)."""
+    home = {"HOME": str(tmp_path / "home"), "XDG_DATA_HOME": str(tmp_path / "home" / "data")}
+    out = grounded(*[a.format(tmp=tmp_path) for a in args], env=home)
     assert out.returncode == 2
     assert message in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+    assert not (tmp_path / "home").exists() and not (tmp_path / "idx").exists()
 
 
 def test_first_use_ingests_demo_corpus(tmp_path: Path) -> None:
-    env = {"XDG_DATA_HOME": str(tmp_path / "data"), "HOME": str(tmp_path)}
-    env_clean = {k: v for k, v in os.environ.items() if not k.startswith("GROUNDED_")}
-    out = subprocess.run(
-        [GROUNDED, "ask", LECTURE], capture_output=True, text=True, timeout=300, env={**env_clean, **env}
-    )
+    env = clean_env(XDG_DATA_HOME=str(tmp_path / "data"), HOME=str(tmp_path))
+    out = subprocess.run([GROUNDED, "ask", LECTURE], capture_output=True, text=True, timeout=300, env=env)
     assert out.returncode == 0, out.stderr
     assert "ingesting the demo corpus" in out.stderr
     assert "Zheng Nanning" in out.stdout and "[" in out.stdout

@@ -1,0 +1,111 @@
+"""The built wheel is complete: installed into a fresh venv (not editable), `grounded ask` and a teaching demo work."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from rag.settings import Settings
+from tests.conftest import clean_env
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+LECTURE = "Who gave the lecture at the Politburo study session on AI?"
+
+
+def _source_tree(dest: Path) -> Path:
+    """A copy of the work tree without build output, so the build never writes into the repo."""
+    ignore = shutil.ignore_patterns(
+        ".venv", ".git", "build", "*.egg-info", "__pycache__", "test-artifacts", ".*_cache", ".gradio", "runs"
+    )
+    shutil.copytree(REPO, dest, ignore=ignore)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def wheel_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A new venv holding only our wheel; the dependencies come from this venv's site-packages by a .pth line."""
+    root = tmp_path_factory.mktemp("wheel")
+    src = _source_tree(root / "src")
+    dist = root / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(src)],
+        check=True,
+        env=clean_env(),
+    )
+    (wheel,) = dist.glob("grounded-*.whl")
+    venv = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    site = Path(
+        subprocess.run(
+            [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
+    # A plain path line: this venv's .pth files (the editable finder among them) are not run from there.
+    (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n", encoding="utf-8")
+    subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--no-deps", "--no-index", "-q", str(wheel)],
+        check=True,
+        env=clean_env(),
+    )
+    return venv
+
+
+def test_wheel_holds_every_package_and_data_file(wheel_venv: Path, tmp_path: Path) -> None:
+    code = (
+        "import rag, ui.app, ingest.indexer, eval.runner;"
+        "from rag.settings import demo_corpus_dir; from ui.app import FAILURE_DEMOS;"
+        "print(rag.__file__);"
+        "print(len(list(demo_corpus_dir().glob('*.txt'))));"
+        "print(all(p.is_file() for p, _ in FAILURE_DEMOS.values()))"
+    )
+    out = subprocess.run(
+        [str(wheel_venv / "bin" / "python"), "-c", code], capture_output=True, text=True, cwd=tmp_path, env=clean_env()
+    )
+    assert out.returncode == 0, out.stderr
+    where, demo_files, teaching = out.stdout.split()
+    assert Path(where).is_relative_to(wheel_venv), f"imported {where}, not the installed wheel"
+    assert demo_files == "4" and teaching == "True"
+
+
+def test_installed_wheel_answers_and_runs_a_teaching_demo(
+    wheel_venv: Path, demo_index: Settings, tmp_path: Path
+) -> None:
+    index = tmp_path / "index"
+    shutil.copytree(demo_index.index, index)
+    ask = subprocess.run(
+        [str(wheel_venv / "bin" / "grounded"), "ask", "--index", str(index), LECTURE],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=clean_env(),
+        timeout=300,
+    )
+    assert ask.returncode == 0, ask.stderr
+    assert "Zheng Nanning" in ask.stdout and re.search(r"\[\d+\]", ask.stdout)
+    demo = (
+        "import sys; from rag.pipeline import Pipeline; from rag.settings import Settings; from ui.app import ChatService;"
+        "s = ChatService(Pipeline.from_settings(Settings(index=sys.argv[1])));"
+        "s.add_failure_demo('distractor');"
+        "print(s.scratch_pipeline().index.manifest.chunk_count > s.pipeline.index.manifest.chunk_count)"
+    )
+    out = subprocess.run(
+        [str(wheel_venv / "bin" / "python"), "-c", demo, str(index)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=clean_env(),
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "True"
