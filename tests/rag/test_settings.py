@@ -140,3 +140,27 @@ def test_assignment_is_validated():
     s = build_settings()
     with pytest.raises(ValueError, match="top_k"):
         s.top_k = 0
+
+
+def test_generator_names_match_the_registry() -> None:
+    from rag.generators import GENERATORS
+    from rag.settings import GENERATOR_NAMES
+
+    assert set(GENERATORS) == set(GENERATOR_NAMES)
+
+
+def test_unknown_generator_is_refused_when_settings_are_built() -> None:
+    with pytest.raises(ConfigError, match="unknown generator 'gpt': choose one of extractive, local, openai"):
+        build_settings(generator="gpt")
+
+
+def test_importing_rag_keeps_the_applications_own_environment() -> None:
+    """rag only sets defaults: an application that set HF_HUB_OFFLINE or LangSmith tracing keeps its values."""
+    import subprocess
+    import sys
+
+    code = "import os, rag; print(os.environ['HF_HUB_OFFLINE'], os.environ['LANGSMITH_TRACING'], os.environ['ANONYMIZED_TELEMETRY'])"
+    env = {k: v for k, v in os.environ.items() if k not in ("ANONYMIZED_TELEMETRY",)}
+    env.update(HF_HUB_OFFLINE="0", LANGSMITH_TRACING="true")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split() == ["0", "true", "False"]
