@@ -47,6 +47,21 @@ def ratio(num: int, den: int) -> float | None:
     return num / den if den else None
 
 
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a proportion (95% for z=1.96); (0, 1) when n is 0.
+
+    >>> [round(x, 3) for x in wilson_interval(0, 12)]
+    [0.0, 0.243]
+    """
+    if n <= 0:
+        return 0.0, 1.0
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def summarize(records: Sequence[dict]) -> dict:
     """Summary metrics over per-question records (see eval.runner.score_answer)."""
     ans = [r for r in records if r["answerable"]]

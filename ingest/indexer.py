@@ -6,7 +6,7 @@ skipped with its reason, and what the index already holds is never lost.
 
 from __future__ import annotations
 
-import shutil
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,7 +16,9 @@ from typing import Literal
 from tqdm import tqdm
 
 from ingest.chunker import ChunkerConfig, chunk_text, make_splitter, with_markers
-from ingest.loaders import LoadedDocument, loader_for, supported_suffixes
+from ingest.files import printable, walk
+from ingest.loaders import LoadedDocument, captured_noise, check_file, loader_for
+from ingest.lock import write_lock
 from rag.embeddings import MULTILINGUAL_MODEL, load_embeddings, model_spec
 from rag.errors import IndexMismatchError, IngestError
 from rag.index import MULTILINGUAL_COLLECTION, DocumentRecord, Index
@@ -61,40 +63,60 @@ class IngestReport:
 def collect_files(paths: Sequence[Path]) -> tuple[list[Path], list[FileResult]]:
     """The files named by `paths` (folders searched recursively, hidden files left out), and those skipped.
 
-    A path that does not exist is an error: nothing is ingested from a mistyped command.
+    A path that does not exist is an error: nothing is ingested from a mistyped command. Anything
+    else that can't be ingested (FIFOs, dangling links, link loops, unreadable folders, unsupported
+    types) is skipped with a one-line reason; nothing is opened here.
     """
     files: list[Path] = []
-    skipped: list[FileResult] = []
+    skipped: dict[str, FileResult] = {}
     for p in paths:
         p = Path(p).expanduser()
-        if not p.exists():
-            raise IngestError(f"no such file or folder: {p}: check the path")
-        found = (
-            sorted(
-                f
-                for f in p.rglob("*")
-                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts)
-            )
-            if p.is_dir()
-            else [p]
-        )
-        for f in found:
-            if f.suffix.lower() in supported_suffixes():
-                files.append(f.resolve())
-            else:
-                kind = f.suffix or "(no extension)"
-                skipped.append(FileResult(str(f.resolve()), "skipped", 0, f"unsupported file type {kind}"))
-    return list(dict.fromkeys(files)), skipped
+        try:
+            p.lstat()
+        except FileNotFoundError:
+            raise IngestError(f"no such file or folder: {p}: check the path") from None
+        except OSError:
+            pass  # e.g. a folder above it can't be searched: walk() says so
+        for f, problem in walk(p):
+            if not problem:
+                try:
+                    loader_for(f)
+                except IngestError as e:
+                    problem = str(e).removeprefix(f"{f}: ")
+                else:
+                    files.append(f.resolve())
+                    continue
+            key = os.path.abspath(f)
+            skipped.setdefault(key, FileResult(key, "skipped", 0, printable(problem)))
+    return list(dict.fromkeys(files)), list(skipped.values())
 
 
-def load_documents(files: Sequence[Path]) -> tuple[list[LoadedDocument], list[FileResult]]:
-    """Load every file; a file that fails is skipped with its reason, the others still load."""
+def load_documents(
+    files: Sequence[Path], max_file_mb: float | None = None
+) -> tuple[list[LoadedDocument], list[FileResult]]:
+    """Load every file; a file that fails is skipped with a one-line reason, the others still load.
+
+    A file over `max_file_mb` (default: the `max_file_mb` setting, GROUNDED_MAX_FILE_MB) is refused
+    by its size before it is read. Library warnings and log lines never reach the terminal: a
+    failing file's reason says what the library said, a loaded file's are dropped.
+    """
+    if max_file_mb is None:
+        from rag.settings import build_settings
+
+        max_file_mb = build_settings().max_file_mb
     docs, skipped = [], []
     for f in files:
-        try:
-            docs.append(loader_for(f).load(f))
-        except IngestError as e:
-            skipped.append(FileResult(str(f), "skipped", 0, str(e).removeprefix(f"{f}: ")))
+        with captured_noise() as noise:
+            try:
+                check_file(f, max_file_mb)
+                docs.append(loader_for(f).load(f))
+                continue
+            except IngestError as e:
+                reason = str(e).removeprefix(f"{f}: ")
+            except Exception as e:  # a parser's bug on one odd file must not stop the others
+                said = next((n for n in noise if n), "") or str(e)
+                reason = f"could not be read ({e.__class__.__name__}: {said}): re-save it in another format or leave it out"
+        skipped.append(FileResult(str(f), "skipped", 0, printable(reason)))
     return docs, skipped
 
 
@@ -108,6 +130,7 @@ def ingest(
     *,
     prune: bool = False,
     progress: bool = True,
+    fresh: bool = False,
 ) -> IngestReport:
     """Bring the index at `settings.index` up to date with `paths` (default: the demo corpus).
 
@@ -120,13 +143,13 @@ def ingest(
     """
     t0 = time.perf_counter()
     files, skipped = collect_files(list(paths) if paths else [demo_corpus_dir()])
-    docs, failed = load_documents(files)
+    docs, failed = load_documents(files, settings.max_file_mb)
     skipped += failed
     if not docs and skipped:
         reasons = "; ".join(f"{Path(r.path).name}: {r.reason}" for r in skipped[:3])
         more = f" (and {len(skipped) - 3} more)" if len(skipped) > 3 else ""
         raise IngestError(f"nothing to ingest: {reasons}{more}")
-    report = ingest_documents(docs, settings, prune=prune, progress=progress)
+    report = ingest_documents(docs, settings, prune=prune, progress=progress, fresh=fresh)
     return IngestReport(
         report.index,
         report.results + tuple(skipped),
@@ -137,27 +160,46 @@ def ingest(
 
 
 def ingest_documents(
-    docs: Sequence[LoadedDocument], settings: Settings, *, prune: bool = False, progress: bool = True
+    docs: Sequence[LoadedDocument],
+    settings: Settings,
+    *,
+    prune: bool = False,
+    progress: bool = True,
+    fresh: bool = False,
 ) -> IngestReport:
-    """Add, replace or keep loaded documents (keyed by path) in the index; `prune` drops vanished files."""
+    """Add, replace or keep loaded documents (keyed by path) in the index; `prune` drops vanished files.
+
+    Holds the index's write lock throughout and reads the manifest only once it holds it, so two
+    writers never lose each other's documents. Changes go into a new generation that is swapped
+    in at the end (see rag.index); `fresh` starts that generation empty (a rebuild).
+    """
+    root = Path(settings.index).expanduser()
+    with write_lock(root, settings.lock_timeout, "rebuild" if fresh else "ingest"):
+        return _ingest_locked(docs, settings, prune=prune, progress=progress, fresh=fresh)
+
+
+def _ingest_locked(
+    docs: Sequence[LoadedDocument], settings: Settings, *, prune: bool, progress: bool, fresh: bool
+) -> IngestReport:
     t0 = time.perf_counter()
     cfg = chunker_config(settings)
-    spec = model_spec(settings.embedding_model)
     root = Path(settings.index).expanduser()
-    if Index.exists(root):
-        index = Index.open(root)
-        index.check_compatible(settings.embedding_model, cfg.to_dict())
-        if settings.multilingual and not index.manifest.multilingual_model:
+    current = Index.open(root) if Index.exists(root) else None
+    if current is not None and not fresh:
+        current.check_compatible(settings.embedding_model, cfg.to_dict())
+        if settings.multilingual and not current.manifest.multilingual_model:
             raise IndexMismatchError(
                 f"index at {root} has no multilingual vectors: add them with "
                 f"`grounded ingest --rebuild --multilingual --index {root}`"
             )
+        base = current
     else:
-        index = Index.create(root, settings.embedding_model, spec.dim, cfg.to_dict())
+        base = Index.create(root, settings.embedding_model, model_spec(settings.embedding_model).dim, cfg.to_dict())
+        base.manifest.generation = current.manifest.generation if current is not None else 0
         if settings.multilingual:
-            index.manifest.multilingual_model = MULTILINGUAL_MODEL
+            base.manifest.multilingual_model = MULTILINGUAL_MODEL
 
-    records = index.manifest.documents
+    records = dict(base.manifest.documents)
     results: list[FileResult] = []
     changed: list[tuple[LoadedDocument, str]] = []
     for doc in docs:
@@ -168,36 +210,35 @@ def ingest_documents(
         else:
             changed.append((doc, digest))
     removed = [k for k in records if prune and not Path(k).exists()]
+    if not (changed or removed or current is None or fresh):
+        return IngestReport(root, tuple(results), len(records), base.manifest.chunk_count, time.perf_counter() - t0)
 
-    if changed or removed:
-        _reconcile(index)
-        embeddings = load_embeddings(
-            settings.embedding_model,
-            threads=settings.threads,
-            batch_size=settings.embed_batch_size,
-            precision=settings.embed_precision,
-        )
-        index.embeddings = embeddings
-        splitter = make_splitter(cfg, embeddings.count_tokens)
-        new_chunks: dict[str, list[Chunk]] = {}
-        for doc, _ in changed:
-            meta = {"title": doc.metadata["title"]} if doc.metadata.get("title") else {}
-            chunks = chunk_text(doc.text, str(doc.path), splitter, meta)
-            new_chunks[str(doc.path)] = with_markers(chunks, doc.markers)
-        todo = [c for cs in new_chunks.values() for c in cs]
-        with tqdm(total=len(todo), desc="Embedding chunks", unit="chunk", disable=not progress) as bar:
-            index.add_chunks(todo, progress=bar)  # upsert first: old chunks stay readable until replaced
-        if index.manifest.multilingual_model:
-            multi = load_embeddings(index.manifest.multilingual_model, threads=settings.threads)
-            with tqdm(total=len(todo), desc="Multilingual vectors", unit="chunk", disable=not progress) as bar:
-                index.add_chunks(todo, progress=bar, embeddings=multi, collection=MULTILINGUAL_COLLECTION)
-        stale: list[str] = []
+    embeddings = load_embeddings(
+        settings.embedding_model,
+        threads=settings.threads,
+        batch_size=settings.embed_batch_size,
+        precision=settings.embed_precision,
+    )
+    splitter = make_splitter(cfg, embeddings.count_tokens)
+    new_chunks: dict[str, list[Chunk]] = {}
+    for doc, _ in changed:
+        meta = {"title": doc.metadata["title"]} if doc.metadata.get("title") else {}
+        new_chunks[str(doc.path)] = with_markers(chunk_text(doc.text, str(doc.path), splitter, meta), doc.markers)
+    todo = list({c.id: c for cs in new_chunks.values() for c in cs}.values())
+    for key in removed:
+        records.pop(key)
+        results.append(FileResult(key, "removed", 0))
+    kept = [cid for key, rec in records.items() if key not in new_chunks for cid in rec.chunk_ids]
+
+    plan = _plan(base if current is not None and not fresh else None, kept, todo, base.collections)
+    nxt = base.next_generation(fresh=plan.fresh)
+    nxt.embeddings = embeddings
+    try:
+        _write(nxt, base, plan, settings, progress)
         for doc, digest in changed:
             key = str(doc.path)
             ids = [c.id for c in new_chunks[key]]
             old = records.get(key)
-            if old is not None:
-                stale.extend(set(old.chunk_ids) - set(ids))
             records[key] = DocumentRecord(
                 path=key,
                 content_hash=digest,
@@ -207,54 +248,112 @@ def ingest_documents(
                 metadata={k: v for k, v in doc.metadata.items() if k != "title"},
             )
             results.append(FileResult(key, "replaced" if old is not None else "added", len(ids)))
-        for key in removed:
-            stale.extend(records.pop(key).chunk_ids)
-            results.append(FileResult(key, "removed", 0))
-        index.delete_chunks(stale)
+        nxt.manifest.documents = records
         # BM25 covers every chunk: the kept ones are read back, the new ones are already in memory.
-        kept = [cid for key, rec in records.items() if key not in new_chunks for cid in rec.chunk_ids]
-        index.rebuild_keyword_index(index.chunks_in_order(kept) + todo)
-        index.save_manifest()
-
+        in_todo = {c.id for c in todo}
+        nxt.rebuild_keyword_index(nxt.chunks_in_order([c for c in kept if c not in in_todo]) + todo)
+        nxt.commit()
+    except BaseException:
+        nxt.discard()
+        raise
+    if current is not None:
+        current.close()
     return IngestReport(
         index=root,
         results=tuple(results),
         total_documents=len(records),
-        total_chunks=index.manifest.chunk_count,
+        total_chunks=nxt.manifest.chunk_count,
         seconds=time.perf_counter() - t0,
     )
 
 
-def _reconcile(index: Index) -> None:
-    """Drop chunks the manifest doesn't list (left by an ingest that was interrupted)."""
-    known = {cid for rec in index.manifest.documents.values() for cid in rec.chunk_ids}
-    orphans = {cid for name in index.collections for cid in index.stored_ids(name) if cid not in known}
-    if orphans:
-        index.delete_chunks(orphans)
+@dataclass(frozen=True)
+class _Plan:
+    """How the next generation gets its records, per collection: copied from the live one, or embedded."""
+
+    fresh: bool  # start from an empty collection (something must go) rather than a copy of the live files
+    reuse: dict[str, list[str]]  # collection -> ids whose stored record is kept as it is
+    add: dict[str, list[Chunk]]  # collection -> chunks to embed and add (never already in that collection)
+
+
+def _plan(live: Index | None, kept: Sequence[str], todo: Sequence[Chunk], collections: Sequence[str]) -> _Plan:
+    """Decide the writes so no id is ever deleted and re-added, nor upserted, in one collection (Chroma #7758).
+
+    A stored record whose id the new state still wants, with the same text and metadata, is kept
+    (adopted, if the manifest had lost it); anything else the new state wants is embedded. When a
+    stored record must go (a replaced or removed document, a changed record, an orphan), the next
+    generation starts from a fresh collection and the kept records are copied in with their vectors.
+    """
+    names = list(collections) if live is not None else []
+    wanted = list(dict.fromkeys([*kept, *(c.id for c in todo)]))
+    stored = {name: set(live.stored_ids(name)) for name in names}
+    new_docs = {c.id: c.to_document() for c in todo}
+    changed: set[str] = set()
+    if live is not None:
+        for name in names:
+            candidates = [cid for cid in new_docs if cid in stored[name]]
+            for cid, (text, meta) in live.stored_records(candidates, name).items():
+                if text != new_docs[cid].page_content or (meta or {}) != new_docs[cid].metadata:
+                    changed.add(cid)
+    wanted_set = set(wanted)
+    fresh = live is None or bool(changed) or any(stored[n] - wanted_set for n in names)
+    reuse = {n: [cid for cid in wanted if cid in stored[n] and cid not in changed] for n in names}
+    by_id = {c.id: c for c in todo}
+    add: dict[str, list[Chunk]] = {}
+    for n in collections:
+        have = set(reuse.get(n, ()))
+        missing = [cid for cid in wanted if cid not in have]
+        lost = [cid for cid in missing if cid not in by_id]  # kept documents' chunks absent from this collection
+        found = live.get_chunks(lost) if live is not None and lost else {}
+        add[n] = [by_id[cid] if cid in by_id else found[cid] for cid in missing if cid in by_id or cid in found]
+    return _Plan(fresh, reuse, add)
+
+
+def _write(nxt: Index, live: Index, plan: _Plan, settings: Settings, progress: bool) -> None:
+    """Fill the unpublished generation `nxt` as `plan` says."""
+    for name in nxt.collections:
+        if plan.fresh and plan.reuse.get(name):
+            nxt.copy_from(live, plan.reuse[name], name)
+        chunks = plan.add.get(name, [])
+        if name == MULTILINGUAL_COLLECTION:
+            if chunks:
+                multi = load_embeddings(nxt.manifest.multilingual_model, threads=settings.threads)
+                with tqdm(total=len(chunks), desc="Multilingual vectors", unit="chunk", disable=not progress) as bar:
+                    nxt.add_chunks(chunks, progress=bar, embeddings=multi, collection=name)
+        else:
+            with tqdm(total=len(chunks), desc="Embedding chunks", unit="chunk", disable=not progress) as bar:
+                nxt.add_chunks(chunks, progress=bar, collection=name)
+        nxt.collection(name)  # an empty index still gets its collection
 
 
 def rebuild(paths: Sequence[Path] | None, settings: Settings, *, progress: bool = True) -> IngestReport:
-    """Build a fresh index (current model and chunker) beside the old one, then swap it in.
+    """Build a fresh generation (current model and chunker) of the index and swap it in.
 
-    With no paths, re-reads the files the old index lists. The old index stays in place
-    until the new one is complete.
+    With no paths, re-reads the files the old index lists. Files uploaded through the app
+    (`<index>/uploads/`) are always kept. The old generation stays readable until the new one
+    is complete.
     """
     root = Path(settings.index).expanduser()
-    multilingual = settings.multilingual
-    if Index.exists(root):
-        old = Index.open(root)
-        multilingual = multilingual or bool(old.manifest.multilingual_model)  # kept across rebuilds
-        if not paths:
-            paths = [Path(p) for p in old.manifest.documents if Path(p).exists()]
+    with write_lock(root, settings.lock_timeout, "rebuild"):
+        multilingual = settings.multilingual
+        gone: list[FileResult] = []
+        if Index.exists(root):
+            old = Index.open(root)
+            multilingual = multilingual or bool(old.manifest.multilingual_model)  # kept across rebuilds
+            listed = list(old.manifest.documents)
+            kept_dir = root.resolve() / "uploads"
+            uploads = [Path(p) for p in listed if kept_dir in Path(p).resolve().parents and Path(p).exists()]
             if not paths:
-                raise IngestError(f"none of the files indexed in {root} exist any more: name the files to ingest")
-    tmp = root.with_name(root.name + ".rebuild")
-    shutil.rmtree(tmp, ignore_errors=True)
-    report = ingest(paths or None, settings.with_overrides(index=tmp, multilingual=multilingual), progress=progress)
-    backup = root.with_name(root.name + ".old")
-    shutil.rmtree(backup, ignore_errors=True)
-    if root.exists():
-        root.rename(backup)
-    tmp.rename(root)
-    shutil.rmtree(backup, ignore_errors=True)
-    return IngestReport(root, report.results, report.total_documents, report.total_chunks, report.seconds)
+                gone = [FileResult(p, "removed", 0, "file no longer exists") for p in listed if not Path(p).exists()]
+                paths = [Path(p) for p in listed if Path(p).exists()]
+                if not paths:
+                    what = f"none of the files indexed in {root} exist any more" if listed else f"{root} holds no documents"
+                    raise IngestError(
+                        f"{what}: name the files to index, e.g. `grounded ingest --rebuild --index {root} PATH...`"
+                    )
+            else:
+                paths = [*paths, *(u for u in uploads if u not in paths)]
+        elif not paths:
+            raise IngestError(f"no index at {root} to rebuild: name the files, e.g. `grounded ingest --index {root} PATH...`")
+        report = ingest(paths, settings.with_overrides(multilingual=multilingual), progress=progress, fresh=True)
+    return IngestReport(root, report.results + tuple(gone), report.total_documents, report.total_chunks, report.seconds)

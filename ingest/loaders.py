@@ -8,12 +8,18 @@ pypdf, python-docx, trafilatura.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import re
-from collections.abc import Callable, Sequence
+import threading
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from ingest.files import check_size, not_a_file, printable, stat_problem
 from rag.errors import IngestError
 
 Markers = dict[str, list[tuple[int, Any]]]
@@ -42,24 +48,110 @@ class Loader(Protocol):
 
 
 # --- reading bytes and text ----------------------------------------------------------------
-def _read_bytes(path: Path) -> bytes:
+def check_file(path: Path, max_mb: float | None = None) -> os.stat_result:
+    """`path`'s stat if it is a regular file within `max_mb`, else an IngestError that says why; never opens it."""
     try:
-        raw = path.read_bytes()
+        st = path.stat()
+    except OSError as e:
+        raise IngestError(f"{path}: {stat_problem(path, e)}") from None
+    problem = not_a_file(st) or check_size(path, st.st_size, max_mb)
+    if problem:
+        raise IngestError(f"{path}: {problem}")
+    return st
+
+
+def _read_bytes(path: Path) -> bytes:
+    check_file(path)  # a FIFO is never opened: reading one blocks until some writer comes
+    try:
+        # O_NONBLOCK: should a FIFO replace the file after the check, opening it still returns at once.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except PermissionError:
         raise IngestError(f"{path}: permission denied: make it readable (chmod +r {path})") from None
     except OSError as e:
         raise IngestError(f"{path}: cannot read ({e.strerror}): check the file") from None
+    with os.fdopen(fd, "rb") as f:
+        problem = not_a_file(os.fstat(f.fileno()))
+        if problem:
+            raise IngestError(f"{path}: {problem}")
+        try:
+            raw = f.read()
+        except OSError as e:
+            raise IngestError(f"{path}: cannot read ({e.strerror}): check the file") from None
     if not raw.strip():
         raise IngestError(f"{path}: empty file: add text to it or leave it out")
     return raw
 
 
+# What a file's first bytes say it is, with the suffix it should have (or "" when we can't read that type).
+_SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
+    (b"%PDF-", "a PDF", ".pdf"),
+    (b"PK\x03\x04", "a ZIP archive (or an Office file)", ""),
+    (b"\x89PNG", "a PNG image", ""),
+    (b"\xff\xd8\xff", "a JPEG image", ""),
+    (b"GIF8", "a GIF image", ""),
+    (b"\x7fELF", "a program (ELF)", ""),
+    (b"\x1f\x8b", "a gzip archive", ""),
+)
+
+
+def sniff(raw: bytes) -> tuple[str, str]:
+    """(what the content looks like, the suffix it should have) from its first bytes; ("", "") if unknown."""
+    for magic, what, suffix in _SIGNATURES:
+        if raw.startswith(magic):
+            return what, suffix
+    head = raw[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or b"<html" in head:
+        return "HTML", ".html"
+    return "", ""
+
+
+def _misnamed(path: Path, raw: bytes) -> str:
+    """The " (its content is X): rename it to .y" part of a reason when the first bytes name a type, else ""."""
+    what, suffix = sniff(raw)
+    if not what:
+        return ""
+    fix = f"rename it to {suffix}" if suffix else "convert it to a supported format or leave it out"
+    return f" (its content is {what}): {fix}"
+
+
+def _bomless_utf16(raw: bytes) -> tuple[str, str] | None:
+    """(text, encoding) if `raw` reads as UTF-16 without a byte-order mark, else None.
+
+    Random bytes hold NULs too, so the decoding must be valid (surrogates paired) and almost all
+    printable; of the two byte orders the more printable one wins (the wrong one turns newlines
+    and ASCII into unassigned code points). Below 64 bytes there is too little to tell.
+    """
+    if len(raw) % 2 or len(raw) < 64:
+        return None
+    best: tuple[float, str, str] | None = None
+    for encoding in ("utf-16-le", "utf-16-be"):
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        sample = text[:20000]
+        share = sum(c.isprintable() or c in "\n\r\t\f" for c in sample) / len(sample)
+        if "\x00" not in sample and share >= 0.98 and (best is None or share > best[0]):
+            best = (share, text, encoding)
+    return (best[1], best[2]) if best else None
+
+
 def decode_text(raw: bytes, path: Path) -> tuple[str, str]:
-    """(text, encoding): UTF-8 first, else the encoding charset-normalizer detects; binary is refused."""
+    """(text, encoding): UTF-8 first, else the encoding charset-normalizer detects; binary is refused.
+
+    UTF-16 is read with or without a byte-order mark.
+    """
+    bomless = None
     if b"\x00" in raw[:8192] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise IngestError(f"{path}: looks binary, not text: remove it or give it the right extension")
+        bomless = _bomless_utf16(raw)
+        if bomless is None:
+            what = _misnamed(path, raw)
+            raise IngestError(f"{path}: looks binary, not text{what or ': remove it or give it the right extension'}")
     try:
-        text, encoding = raw.decode("utf-8-sig"), "utf-8"
+        if bomless is not None:
+            text, encoding = bomless
+        else:
+            text, encoding = raw.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError:
         from charset_normalizer import from_bytes
 
@@ -78,6 +170,48 @@ def decode_text(raw: bytes, path: Path) -> tuple[str, str]:
     if not text.strip():
         raise IngestError(f"{path}: empty file: add text to it or leave it out")
     return text, encoding
+
+
+# warnings.catch_warnings swaps process-wide state: one capture at a time (re-entrant: loaders nest them).
+_WARNINGS_LOCK = threading.RLock()
+
+
+class _NoiseHandler(logging.Handler):
+    """Collects the log records of the thread that installed it; other threads' records pass it by."""
+
+    def __init__(self, into: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.into = into
+        self.thread = threading.get_ident()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.thread == self.thread
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(Exception):
+            self.into.append(printable(record.getMessage().strip()))
+
+
+@contextlib.contextmanager
+def captured_noise() -> Iterator[list[str]]:
+    """Warnings and log lines libraries emit while a file loads (pypdf's "EOF marker not found", …), collected.
+
+    They never reach the terminal raw: the caller turns them into the file's reason or drops them.
+
+    >>> with captured_noise() as noise:
+    ...     doc = loader_for(path).load(path)
+    """
+    noise: list[str] = []
+    handler = _NoiseHandler(noise)
+    root = logging.getLogger()
+    root.addHandler(handler)  # a root handler also stops logging's last-resort print to stderr
+    try:
+        with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield noise
+    finally:
+        root.removeHandler(handler)
+    noise.extend(printable(str(w.message).strip()) for w in caught)
 
 
 def markdown_headings(text: str) -> list[tuple[int, int, str]]:
@@ -119,7 +253,12 @@ class MarkdownLoader:
     suffixes = (".md", ".markdown")
 
     def load(self, path: Path) -> LoadedDocument:
+        from ingest.hidden import visible_markdown
+
         text, encoding = decode_text(_read_bytes(path), path)
+        text = visible_markdown(text)  # HTML comments and hidden HTML never reach the index
+        if not text.strip():
+            raise IngestError(f"{path}: no visible text (only comments or hidden markup): add text or leave it out")
         heads = markdown_headings(text)
         title = next((h for _, level, h in heads if level == 1), "")
         meta = {"format": "markdown", "encoding": encoding, **({"title": title} if title else {})}
@@ -133,23 +272,31 @@ class PdfLoader:
 
     def load(self, path: Path) -> LoadedDocument:
         from pypdf import PdfReader
-        from pypdf.errors import PdfReadError
+        from pypdf.errors import PdfStreamError, PyPdfError
 
         raw = _read_bytes(path)
-        try:
-            import io
+        if b"%PDF-" not in raw[:1024]:  # the header may follow some junk, but not much
+            raise IngestError(f"{path}: not a PDF{_misnamed(path, raw) or ': re-export it as PDF or leave it out'}")
+        with captured_noise() as noise:
+            try:
+                import io
 
-            reader = PdfReader(io.BytesIO(raw))
-            if reader.is_encrypted and not reader.decrypt(""):
-                raise IngestError(
-                    f"{path}: password-protected PDF: save an unprotected copy (e.g. qpdf --decrypt) and ingest that"
-                )
-            pages = [(page.extract_text() or "").strip() for page in reader.pages]
-            title = str((reader.metadata or {}).get("/Title") or "").strip()
-        except IngestError:
-            raise
-        except (PdfReadError, ValueError, KeyError, TypeError, OSError) as e:
-            raise IngestError(f"{path}: not a readable PDF ({e.__class__.__name__}): re-export or repair it") from None
+                reader = PdfReader(io.BytesIO(raw))
+                if reader.is_encrypted and not reader.decrypt(""):
+                    raise IngestError(
+                        f"{path}: password-protected PDF: save an unprotected copy (e.g. qpdf --decrypt) and ingest that"
+                    )
+                pages = [(page.extract_text() or "").strip() for page in reader.pages]
+                title = str((reader.metadata or {}).get("/Title") or "").strip()
+            except IngestError:
+                raise
+            except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError, RecursionError) as e:
+                detail = next((n for n in noise if n), "") or printable(str(e)) or e.__class__.__name__
+                if any("EOF marker" in n for n in noise) or isinstance(e, PdfStreamError):
+                    raise IngestError(
+                        f"{path}: not a readable PDF (truncated: {detail}): download or export it again"
+                    ) from None
+                raise IngestError(f"{path}: not a readable PDF ({detail}): re-export or repair it") from None
         numbered = [(n, t) for n, t in enumerate(pages, 1) if t]
         text, offsets = join_parts([t for _, t in numbered], "\n\n")
         markers = [(off, n) for off, (n, _) in zip(offsets, numbered, strict=True)]
@@ -173,11 +320,16 @@ class DocxLoader:
             document = docx.Document(str(path))
         except (PackageNotFoundError, KeyError, ValueError, OSError) as e:
             raise IngestError(f"{path}: not a readable .docx ({e.__class__.__name__}): re-save it from Word") from None
+        from ingest.hidden import DocxVisibility
+
         title = (document.core_properties.title or "").strip()
-        blocks: list[tuple[str, str]] = [(p.style.name if p.style else "", p.text) for p in document.paragraphs]
+        seen = DocxVisibility(document)  # hidden (w:vanish) and white runs never reach the index
+        blocks: list[tuple[str, str]] = [
+            (p.style.name if p.style else "", seen.paragraph_text(p)) for p in document.paragraphs
+        ]
         for table in document.tables:
             for row in table.rows:
-                blocks.append(("", " | ".join(cell.text.strip() for cell in row.cells)))
+                blocks.append(("", " | ".join(seen.cell_text(cell).strip() for cell in row.cells)))
         blocks = [(style, content.strip()) for style, content in blocks if content.strip()]
         text, offsets = join_parts([content for _, content in blocks], "\n")
         sections = [
@@ -201,7 +353,10 @@ class HtmlLoader:
     def load(self, path: Path) -> LoadedDocument:
         import trafilatura
 
+        from ingest.hidden import visible_html
+
         html, _ = decode_text(_read_bytes(path), path)
+        html = visible_html(html)  # comments, scripts and hidden elements never reach the index
         text = trafilatura.extract(
             html, output_format="markdown", include_comments=False, include_tables=True, favor_recall=True
         )
@@ -236,7 +391,11 @@ def loader_for(path: Path) -> Loader:
     """The loader for `path`'s suffix, or an IngestError listing the supported ones."""
     factory = LOADERS.get(path.suffix.lower())
     if factory is None:
+        suffix = path.suffix.lower()
+        archive = suffix in (".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar")
+        fix = "unpack it and ingest the folder" if archive else "convert it to one of those or leave it out"
         raise IngestError(
-            f"{path}: unsupported file type {path.suffix or '(none)'}: supported are {', '.join(supported_suffixes())}"
+            f"{path}: unsupported file type {path.suffix or '(no extension)'} "
+            f"(supported are {', '.join(supported_suffixes())}): {fix}"
         )
     return factory()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import functools
 import importlib
+import threading
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -105,6 +106,9 @@ class SentenceTransformerEmbeddings(Embeddings):
         self.batch_size = batch_size
         # bf16 autocast for batch encodes: 1.8x faster on this kind of CPU, cosine to fp32 vectors > 0.9999.
         self.bf16 = precision == "bfloat16" or (precision == "auto" and cpu_has_bf16())
+        # One encode at a time: the fast tokenizer's padding/truncation state is mutated per call, and two
+        # threads at once raise "Already borrowed" (the server answers several questions in parallel).
+        self._encode_lock = threading.Lock()
 
     @property
     def tokenizer(self) -> Any:
@@ -141,7 +145,7 @@ class SentenceTransformerEmbeddings(Embeddings):
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out = np.empty((len(texts), self.spec.dim), dtype=np.float32)
         autocast = torch.autocast("cpu", dtype=torch.bfloat16) if self.bf16 and not small else nullcontext()
-        with _torch_threads(1 if small else self.threads), autocast:
+        with self._encode_lock, _torch_threads(1 if small else self.threads), autocast:
             for start in range(0, len(order), group):
                 idx = order[start : start + group]
                 out[idx] = self.model.encode(

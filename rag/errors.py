@@ -31,3 +31,7 @@ class ConfigError(GroundedError):
 
 class GeneratorError(GroundedError):
     """The answer model could not be reached or refused the request (bad URL, key, model name)."""
+
+
+class IndexBusyError(GroundedError):
+    """Another process kept the index's write lock past the timeout."""

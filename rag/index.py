@@ -1,25 +1,36 @@
-"""The index: a folder with a manifest, a Chroma store (dense) and a bm25s index (keywords).
+"""The index: a stable folder whose manifest points at the generation that holds the data.
 
-    <index>/manifest.json   embedding model, chunker settings, documents with content hashes
-    <index>/chroma/         Chroma PersistentClient (telemetry off), collection "chunks"
-    <index>/bm25/           bm25s index + ids.json (row -> chunk id)
+    <index>/manifest.json          embedding model, chunker settings, documents with content hashes,
+                                   and `generation`/`data`: which subfolder is live
+    <index>/gen-000007/chroma/     Chroma PersistentClient (telemetry off), collection "chunks"
+    <index>/gen-000007/bm25/       bm25s index + ids.json (row -> chunk id)
+    <index>/uploads/               files uploaded through the app (never replaced by a write)
 
-Writers keep the old state readable until the new one is complete: Chroma upserts come
-before deletes, the BM25 folder and the manifest are replaced by rename.
+A write never touches the live generation: it builds the next one beside it (a copy of the
+Chroma files plus new chunks, or a fresh collection), then swaps the manifest in with one atomic
+`os.replace`. Readers see the index before or after a write, never half of it; a killed write
+leaves only an unreferenced folder, removed by the next write. The previous generation is kept
+until the one after, so a reader that opened it just before the swap can finish.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
+import re
 import shutil
+import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
 from rag import keyword
@@ -27,9 +38,25 @@ from rag.errors import IndexMismatchError, IndexNotFoundError
 from rag.types import Chunk
 
 MANIFEST_VERSION = 1
+# Chroma's SharedSystemClient registers a path's System before starting it, unlocked: request threads opening
+# a new generation at once (after an upload) saw "'RustBindingsAPI' object has no attribute 'bindings'" and
+# KeyError on the path (eval/bench_serve.py). Clients are created one at a time.
+_CHROMA_OPEN = threading.Lock()
 COLLECTION = "chunks"
 MULTILINGUAL_COLLECTION = "chunks_multilingual"  # same chunks, multilingual vectors (opt-in)
 _ADD_BATCH = 4000  # documents per Chroma add (Chroma's own limit is ~5,461)
+ENCODE_GROUP = 2048  # chunks embedded and written per step: memory stays bounded whatever the corpus size
+# HNSW graph settings of new collections (Chroma's defaults are M=16, ef 100/100); see README "Safety and limits".
+HNSW = {"hnsw:space": "cosine", "hnsw:M": 32, "hnsw:construction_ef": 200, "hnsw:search_ef": 200}
+_GENERATION = re.compile(r"^gen-(\d{6,})$")
+
+
+def _pause_point(stage: str) -> None:
+    """For the crash tests only (tests/ingest/test_crash.py): wait at `stage` (STAGE[:SECONDS]) so the test can kill us."""
+    where, _, seconds = os.environ.get("GROUNDED_TEST_PAUSE_AT", "").partition(":")
+    if where == stage:
+        print(f"paused at {stage}", file=sys.stderr, flush=True)
+        time.sleep(float(seconds or 600))
 
 
 def now_iso() -> str:
@@ -61,6 +88,8 @@ class Manifest:
     version: int = MANIFEST_VERSION
     created_at: str = field(default_factory=now_iso)
     updated_at: str = field(default_factory=now_iso)
+    generation: int = 0  # bumped by every write; readers reopen when it changes
+    data: str = ""  # subfolder holding chroma/ and bm25/ ("" = an index made before generations: the root)
 
     @classmethod
     def load(cls, path: Path) -> Manifest:
@@ -69,20 +98,33 @@ class Manifest:
         return cls(documents=docs, **data)
 
     def save(self, path: Path) -> None:
-        """Write atomically (temp file + rename), so a crash never leaves half a manifest."""
+        """Write atomically (temp file + fsync + rename), so a crash never leaves half a manifest."""
         self.updated_at = now_iso()
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".manifest.", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(asdict(self), f, ensure_ascii=False, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        _pause_point("manifest")
         os.replace(tmp, path)
 
     @property
     def chunk_count(self) -> int:
         return sum(len(d.chunk_ids) for d in self.documents.values())
 
+    @property
+    def chunk_ids(self) -> list[str]:
+        """Every chunk id, in manifest order (documents, then chunk order)."""
+        return [cid for rec in self.documents.values() for cid in rec.chunk_ids]
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    st = path.stat()
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
 
 class Index:
-    """An index folder. Open an existing one with `Index.open`, make one with `Index.create`.
+    """An index folder. Open an existing one with `Index.open`, start one with `Index.create`.
 
     >>> idx = Index.open(Path("~/.local/share/grounded/index").expanduser())
     >>> idx.manifest.chunk_count
@@ -93,8 +135,11 @@ class Index:
         self.root = root
         self.manifest = manifest
         self._embeddings = embeddings
+        self._client: Any = None
+        self._collections: dict[str, Any] = {}
         self._store: Any = None
         self._bm25: tuple[Any, list[str]] | None = None
+        self._stamp: tuple[int, int, int] | None = None
 
     @property
     def embeddings(self) -> Embeddings | None:
@@ -102,44 +147,71 @@ class Index:
 
     @embeddings.setter
     def embeddings(self, value: Embeddings | None) -> None:
-        """Attach the embedding model; the store handle is reopened with it."""
+        """Attach the embedding model; the LangChain store handle is remade with it."""
         self._embeddings = value
         self._store = None
+
+    @property
+    def data_dir(self) -> Path:
+        """The folder of the generation this index object reads and writes."""
+        return self.root / self.manifest.data if self.manifest.data else self.root
 
     # --- opening -------------------------------------------------------------------------
     @staticmethod
     def exists(root: Path) -> bool:
-        return (root / "manifest.json").is_file()
+        return (Path(root).expanduser() / "manifest.json").is_file()
 
     @classmethod
     def open(cls, root: Path, embeddings: Embeddings | None = None) -> Index:
         root = Path(root).expanduser()
-        if not cls.exists(root):
-            raise IndexNotFoundError(
-                f"no index at {root}: run `grounded ingest --index {root} PATH...` first "
-                "(or `grounded ingest` for the demo corpus in the default index)"
-            )
-        try:
-            manifest = Manifest.load(root / "manifest.json")
-        except (ValueError, TypeError, KeyError) as e:
-            raise IndexMismatchError(
-                f"index manifest at {root / 'manifest.json'} is unreadable ({e}): "
-                f"rebuild it with `grounded ingest --rebuild --index {root} PATH...`"
-            ) from None
-        if manifest.version != MANIFEST_VERSION:
-            raise IndexMismatchError(
-                f"index at {root} has format {manifest.version}, this version reads {MANIFEST_VERSION}: "
-                f"rebuild it with `grounded ingest --rebuild --index {root}`"
-            )
-        return cls(root, manifest, embeddings)
+        for attempt in range(20):
+            if not cls.exists(root):
+                raise IndexNotFoundError(
+                    f"no index at {root}: run `grounded ingest --index {root} PATH...` first "
+                    "(or `grounded ingest` for the demo corpus in the default index)"
+                )
+            path = root / "manifest.json"
+            try:
+                stamp = _stamp(path)
+                manifest = Manifest.load(path)
+            except FileNotFoundError:
+                continue
+            except (ValueError, TypeError, KeyError) as e:
+                raise IndexMismatchError(
+                    f"index manifest at {path} is unreadable ({e}): rebuild the index with "
+                    f"`grounded ingest --rebuild --index {root} PATH...` (name the files)"
+                ) from None
+            if manifest.version != MANIFEST_VERSION:
+                raise IndexMismatchError(
+                    f"index at {root} has format {manifest.version}, this version reads {MANIFEST_VERSION}: "
+                    f"rebuild it with `grounded ingest --rebuild --index {root}`"
+                )
+            if manifest.data and not (root / manifest.data).is_dir():
+                # Two writes swapped in since this manifest was read: read the new one.
+                time.sleep(0.05 * (attempt + 1))
+                continue
+            index = cls(root, manifest, embeddings)
+            index._stamp = stamp
+            return index
+        raise IndexMismatchError(
+            f"index at {root} changed repeatedly while being opened: check it with `grounded doctor --index {root}`"
+        )
 
     @classmethod
     def create(cls, root: Path, embedding_model: str, embedding_dim: int, chunker: dict[str, Any]) -> Index:
+        """A new, empty index (nothing is written until its first generation is committed)."""
         root = Path(root).expanduser()
-        root.mkdir(parents=True, exist_ok=True)
         manifest = Manifest(embedding_model=embedding_model, embedding_dim=embedding_dim, chunker=chunker)
-        manifest.save(root / "manifest.json")
         return cls(root, manifest)
+
+    def changed_on_disk(self) -> bool:
+        """Whether another write has swapped in a new manifest since this index was opened (one stat)."""
+        if self._stamp is None:  # not opened from disk
+            return False
+        try:
+            return _stamp(self.root / "manifest.json") != self._stamp
+        except FileNotFoundError:
+            return False
 
     def check_compatible(self, embedding_model: str, chunker: dict[str, Any] | None = None) -> None:
         """Refuse to mix chunks from another embedding model (or, when ingesting, another chunker)."""
@@ -156,33 +228,84 @@ class Index:
         if chunker is not None and m.chunker != chunker:
             raise IndexMismatchError(f"index at {self.root} was built with chunker {m.chunker}, not {chunker}: {fix}")
 
+    def close(self) -> None:
+        """Release the Chroma client (flushes it); the index reopens it on next use."""
+        if self._client is not None:
+            self._client.close()
+        self._client, self._store, self._collections = None, None, {}
+
+    # --- generations (writers only, under the write lock) ----------------------------------
+    def next_generation(self, *, fresh: bool) -> Index:
+        """A new, unpublished generation beside this one: a copy of its Chroma files, or (`fresh`) empty.
+
+        Write into it, then `commit()` it; until then readers keep seeing this generation.
+        """
+        self.close()
+        manifest = copy.deepcopy(self.manifest)
+        manifest.generation = max(self.manifest.generation, _latest_generation(self.root)) + 1
+        manifest.data = f"gen-{manifest.generation:06d}"
+        nxt = Index(self.root, manifest, self.embeddings)
+        shutil.rmtree(nxt.data_dir, ignore_errors=True)
+        nxt.data_dir.mkdir(parents=True)
+        if not fresh and (self.data_dir / "chroma").is_dir():
+            shutil.copytree(self.data_dir / "chroma", nxt.data_dir / "chroma")
+        return nxt
+
+    def commit(self) -> None:
+        """Publish this generation: flush Chroma, swap the manifest in, remove generations no reader needs."""
+        self.close()
+        if not (self.data_dir / "bm25" / "ids.json").is_file():
+            self.rebuild_keyword_index()
+            self.close()
+        previous = Manifest.load(self.root / "manifest.json").data if Index.exists(self.root) else None
+        self.manifest.save(self.root / "manifest.json")
+        self._stamp = _stamp(self.root / "manifest.json")
+        remove_stale_generations(self.root, keep={self.manifest.data, previous or ""})
+
+    def discard(self) -> None:
+        """Drop an unpublished generation (after a failed write)."""
+        self.close()
+        if self.manifest.data:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
     # --- dense store ---------------------------------------------------------------------
     @property
+    def client(self) -> Any:
+        """The Chroma client over this generation's `chroma/` folder."""
+        if self._client is None:
+            import chromadb
+            from chromadb.config import Settings as ChromaSettings
+
+            with _CHROMA_OPEN:  # Chroma's per-path client cache is not thread-safe (see _CHROMA_OPEN)
+                if self._client is None:
+                    self._client = chromadb.PersistentClient(
+                        path=str(self.data_dir / "chroma"),
+                        settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False),
+                    )
+        return self._client
+
+    def collection(self, name: str = COLLECTION) -> Any:
+        """The raw Chroma collection `name` (created empty, with our HNSW settings, if missing)."""
+        if name not in self._collections:
+            self._collections[name] = self.client.get_or_create_collection(
+                name, metadata=dict(HNSW), embedding_function=None
+            )
+        return self._collections[name]
+
+    @property
     def store(self) -> Any:
-        """The LangChain `Chroma` vector store over this index's collection."""
+        """The LangChain `Chroma` vector store over this index's collection (for LangChain users; reads only)."""
         if self._store is None:
-            self._store = self._chroma(self.embeddings)
+            from langchain_chroma import Chroma
+
+            self.collection(COLLECTION)
+            self._store = Chroma(
+                collection_name=COLLECTION,
+                embedding_function=self.embeddings,
+                client=self.client,
+                collection_metadata=dict(HNSW),
+            )
         return self._store
-
-    def _chroma(self, embeddings: Embeddings | None, collection: str = COLLECTION) -> Any:
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
-        from langchain_chroma import Chroma
-
-        client = chromadb.PersistentClient(
-            path=str(self.root / "chroma"),
-            settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False),
-        )
-        return Chroma(
-            collection_name=collection,
-            embedding_function=embeddings,
-            client=client,
-            collection_metadata={"hnsw:space": "cosine"},
-        )
-
-    def _store_for(self, collection: str) -> Any:
-        """A store handle for reading or deleting in `collection` (no embedder needed)."""
-        return self.store if collection == COLLECTION else self._chroma(None, collection)
 
     @property
     def collections(self) -> list[str]:
@@ -197,43 +320,91 @@ class Index:
         embeddings: Any = None,
         collection: str = COLLECTION,
     ) -> None:
-        """Embed every chunk in one length-sorted pass, then upsert them into Chroma in large batches.
+        """Embed and add chunks in groups of `ENCODE_GROUP` (each group length-sorted), so memory stays bounded.
 
-        `progress` is a tqdm-like bar advanced per encoded group of chunks; `embeddings` and
-        `collection` select another model's vectors (the multilingual collection).
+        Ids must not be in the collection yet: a write never deletes and re-adds one id (Chroma #7758).
+        `progress` is a tqdm-like bar advanced per encoded group; `embeddings` and `collection` select
+        another model's vectors (the multilingual collection).
         """
         embeddings = embeddings or self.embeddings
         if embeddings is None:
             # Never let Chroma fall back to its default embedder: it downloads a model.
             raise RuntimeError("Index opened without embeddings cannot add chunks")
-        vectors = embeddings.encode([embed_text(c) for c in chunks], progress=progress)
-        store = self._chroma(
-            _Precomputed({c.text: v.tolist() for c, v in zip(chunks, vectors, strict=True)}), collection
-        )
+        for i in range(0, len(chunks), ENCODE_GROUP):
+            group = chunks[i : i + ENCODE_GROUP]
+            vectors = embeddings.encode([embed_text(c) for c in group], progress=progress)
+            _pause_point("embedding")
+            self.add_vectors(group, vectors, collection)
+            del vectors
+
+    def add_vectors(self, chunks: Sequence[Chunk], vectors: Any, collection: str = COLLECTION) -> None:
+        """Add chunks with vectors already computed (a numpy array or lists), in Chroma-sized batches."""
+        col = self.collection(collection)
         for i in range(0, len(chunks), _ADD_BATCH):
             batch = chunks[i : i + _ADD_BATCH]
-            store.add_documents([c.to_document() for c in batch], ids=[c.id for c in batch])
+            docs = [c.to_document() for c in batch]
+            col.add(
+                ids=[c.id for c in batch],
+                embeddings=vectors[i : i + len(batch)],
+                documents=[d.page_content for d in docs],
+                metadatas=[d.metadata for d in docs],
+            )
+            _pause_point("chroma")
+
+    def copy_from(self, other: Index, ids: Sequence[str], collection: str = COLLECTION) -> int:
+        """Copy stored records (text, metadata and vector: nothing re-embedded) from `other`; returns how many."""
+        src, dst = other.collection(collection), self.collection(collection)
+        copied = 0
+        for i in range(0, len(ids), _ADD_BATCH):
+            got = src.get(ids=list(ids[i : i + _ADD_BATCH]), include=["embeddings", "documents", "metadatas"])
+            if got["ids"]:
+                dst.add(
+                    ids=got["ids"], embeddings=got["embeddings"], documents=got["documents"], metadatas=got["metadatas"]
+                )
+                copied += len(got["ids"])
+        return copied
 
     def delete_chunks(self, ids: Iterable[str]) -> None:
+        """Delete ids from every collection (only ever in an unpublished generation, never re-added there)."""
         ids = list(ids)
-        for collection in self.collections:
-            store = self._store_for(collection)
+        for name in self.collections:
+            col = self.collection(name)
             for i in range(0, len(ids), 5000):
-                store.delete(ids=ids[i : i + 5000])
+                col.delete(ids=ids[i : i + 5000])
 
     def stored_ids(self, collection: str = COLLECTION) -> list[str]:
-        return self._store_for(collection).get(include=[])["ids"]
+        if not (self.data_dir / "chroma").is_dir():
+            return []
+        return self.collection(collection).get(include=[])["ids"]
+
+    def stored_records(self, ids: Sequence[str], collection: str = COLLECTION) -> dict[str, tuple[str, dict]]:
+        """(text, metadata) of the stored records among `ids`."""
+        col, out = self.collection(collection), {}
+        for i in range(0, len(ids), 5000):
+            got = col.get(ids=list(ids[i : i + 5000]), include=["documents", "metadatas"])
+            out.update(zip(got["ids"], zip(got["documents"], got["metadatas"], strict=True), strict=True))
+        return out
+
+    def stored_vectors(self, collection: str = COLLECTION, batch: int = 2000) -> Iterator[tuple[list[str], Any]]:
+        """Every stored (ids, vectors) of a collection, one page at a time."""
+        col = self.collection(collection)
+        total = col.count()
+        for offset in range(0, total, batch):
+            got = col.get(include=["embeddings"], limit=batch, offset=offset)
+            yield got["ids"], got["embeddings"]
 
     def get_chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
         """Stored chunks by id (ids not in the store are left out)."""
         if not ids:
             return {}
-        docs = self.store.get_by_ids(list(dict.fromkeys(ids)))
-        return {d.id: Chunk.from_document(d) for d in docs}
+        return {
+            cid: Chunk.from_document(Document(page_content=text, metadata=meta or {}, id=cid))
+            for cid, (text, meta) in self.stored_records(list(dict.fromkeys(ids))).items()
+        }
 
     def all_chunks(self) -> list[Chunk]:
         """Every stored chunk, in manifest order (documents, then chunk order)."""
-        return self.chunks_in_order([cid for rec in self.manifest.documents.values() for cid in rec.chunk_ids])
+        return self.chunks_in_order(self.manifest.chunk_ids)
 
     def chunks_in_order(self, ids: Sequence[str]) -> list[Chunk]:
         """Stored chunks for `ids`, in that order (missing ids left out)."""
@@ -249,19 +420,25 @@ class Index:
         n = self.manifest.chunk_count
         if n == 0:
             return []
-        pairs = self._store_for(collection).similarity_search_by_vector_with_relevance_scores(
-            list(embedding), k=min(k, n)
+        res = self.collection(collection).query(
+            query_embeddings=[list(map(float, embedding))],
+            n_results=min(k, n),
+            include=["documents", "metadatas", "distances"],
         )
-        # langchain_chroma returns the raw cosine *distance* here despite the method's name.
-        return [(Chunk.from_document(d), 1.0 - float(dist)) for d, dist in pairs]
+        return [
+            (Chunk.from_document(Document(page_content=text, metadata=meta or {}, id=cid)), 1.0 - float(dist))
+            for cid, text, meta, dist in zip(
+                res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True
+            )
+        ]
 
     # --- keyword index -------------------------------------------------------------------
     def rebuild_keyword_index(self, chunks: Sequence[Chunk] | None = None) -> None:
         """Rebuild the BM25 index from every stored chunk and swap it in by rename."""
         chunks = self.all_chunks() if chunks is None else chunks
-        final = self.root / "bm25"
-        tmp = self.root / "bm25.tmp"
-        old = self.root / "bm25.old"
+        final = self.data_dir / "bm25"
+        tmp = self.data_dir / "bm25.tmp"
+        old = self.data_dir / "bm25.old"
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)
         if chunks:
@@ -269,13 +446,19 @@ class Index:
             retriever.save(str(tmp), show_progress=False)
             (tmp / "ids.json").write_text(json.dumps([c.id for c in chunks]), encoding="utf-8")
         else:
-            tmp.mkdir()
+            tmp.mkdir(parents=True)
             (tmp / "ids.json").write_text("[]", encoding="utf-8")
         if final.exists():
             final.rename(old)
+        _pause_point("keyword")
         tmp.rename(final)
         shutil.rmtree(old, ignore_errors=True)
         self._bm25 = None
+
+    def keyword_ids(self) -> list[str] | None:
+        """The chunk ids the BM25 index covers, in row order (None when it is missing)."""
+        ids_file = self.data_dir / "bm25" / "ids.json"
+        return json.loads(ids_file.read_text(encoding="utf-8")) if ids_file.is_file() else None
 
     def keyword_search(self, query: str, k: int) -> list[tuple[str, float]]:
         """Top-k (chunk id, BM25 score) for `query`; only chunks sharing a term with it."""
@@ -291,13 +474,12 @@ class Index:
         return [(ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
 
     def _load_bm25(self) -> tuple[Any, list[str]]:
-        folder = self.root / "bm25"
-        ids_file = folder / "ids.json"
-        if not ids_file.is_file():
+        folder = self.data_dir / "bm25"
+        ids = self.keyword_ids()
+        if ids is None:
             raise IndexMismatchError(
-                f"keyword index missing at {folder}: rebuild it with `grounded ingest --rebuild --index {self.root}`"
+                f"keyword index missing at {folder}: repair the index with `grounded doctor --repair --index {self.root}`"
             )
-        ids = json.loads(ids_file.read_text(encoding="utf-8"))
         if not ids:
             return None, []
         import bm25s
@@ -306,6 +488,44 @@ class Index:
 
     def save_manifest(self) -> None:
         self.manifest.save(self.root / "manifest.json")
+
+
+def _latest_generation(root: Path) -> int:
+    """The highest generation number with a folder under `root` (committed or not)."""
+    nums = [int(m.group(1)) for p in root.glob("gen-*") if (m := _GENERATION.match(p.name))] if root.is_dir() else []
+    return max(nums, default=0)
+
+
+def remove_stale_generations(root: Path, keep: set[str]) -> None:
+    """Remove generation folders (and the pre-generation data in the root) not named in `keep`."""
+    if not root.is_dir():
+        return
+    for p in root.iterdir():
+        if _GENERATION.match(p.name) and p.name not in keep:
+            shutil.rmtree(p, ignore_errors=True)
+        elif p.name.startswith(".manifest.") and p.name.endswith(".tmp"):
+            p.unlink(missing_ok=True)
+    if "" not in keep:
+        for name in ("chroma", "bm25", "bm25.tmp", "bm25.old"):
+            shutil.rmtree(root / name, ignore_errors=True)
+
+
+def copy_index(root: Path, dest: Path) -> Path:
+    """Copy the live generation of the index at `root` (not its uploads, older generations or lock) to `dest`.
+
+    >>> copy_index(Path("~/.local/share/grounded/index").expanduser(), Path("/tmp/scratch"))
+    """
+    index = Index.open(root)
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    if index.manifest.data:
+        shutil.copytree(index.data_dir, dest / index.manifest.data)
+    else:
+        for name in ("chroma", "bm25"):
+            if (index.root / name).is_dir():
+                shutil.copytree(index.root / name, dest / name)
+    index.manifest.save(dest / "manifest.json")
+    return dest
 
 
 def embed_text(chunk: Chunk) -> str:
@@ -320,16 +540,3 @@ def embed_text(chunk: Chunk) -> str:
         if h and not chunk.text.startswith(str(h))
     ]
     return "\n".join([*dict.fromkeys(str(h) for h in head), chunk.text])
-
-
-class _Precomputed(Embeddings):
-    """Hands Chroma vectors computed beforehand, keyed by the chunk text LangChain passes in."""
-
-    def __init__(self, vectors: dict[str, list[float]]) -> None:
-        self.vectors = vectors
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return [self.vectors[t] for t in texts]
-
-    def embed_query(self, text: str) -> list[float]:
-        raise NotImplementedError("precomputed embeddings are for adding chunks only")

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import Any
 
+_local = threading.local()
 
-@lru_cache(maxsize=1)
+
 def _stemmer() -> Any:
-    import Stemmer
+    """This thread's Snowball stemmer (PyStemmer objects must not be shared between threads)."""
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        import Stemmer
 
-    return Stemmer.Stemmer("english")
+        stemmer = _local.stemmer = Stemmer.Stemmer("english")
+    return stemmer
 
 
 def tokenize(texts: Sequence[str], *, vocab: bool = True) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -86,6 +87,22 @@ def check_question(question: str) -> str:
     return q
 
 
+class _LiveIndex:
+    """The index a pipeline (and its `with_settings` variants) reads, swapped when another write lands."""
+
+    def __init__(self, index: Index, stages: tuple[RetrieverStage, ...]) -> None:
+        self.index, self.stages = index, stages
+        self.lock = threading.Lock()
+        self.retired: list[Index] = []
+
+    def swap(self, index: Index, stages: tuple[RetrieverStage, ...]) -> None:
+        """Point at a newer generation; close the one before last (requests may still be reading the last)."""
+        self.retired.append(self.index)
+        self.index, self.stages = index, stages
+        while len(self.retired) > 1:
+            self.retired.pop(0).close()
+
+
 class Pipeline:
     """Answers questions from an index, leaving a trace of every stage.
 
@@ -104,10 +121,9 @@ class Pipeline:
         stages: tuple[RetrieverStage, ...] | None = None,
     ) -> None:
         self.settings = settings
-        self.index = index
+        self._live = _LiveIndex(index, stages or (DenseRetriever(index), BM25Retriever(index)))
         self.embeddings = embeddings
         self.generator = generator
-        self.stages = stages or (DenseRetriever(index), BM25Retriever(index))
         self.rescorer = SentenceMaxSim(embeddings, settings.sentence_depth) if settings.sentence_depth else None
         self.verifier = Verifier(embeddings, settings.support_threshold, settings.relevance_threshold)
         self.fallback = generator if generator.name == "extractive" else extractive_generator(settings, embeddings)
@@ -137,7 +153,32 @@ class Pipeline:
         keys += [k for k in Settings.model_fields if k.startswith(("llm_", "openai_"))]
         same = all(getattr(settings, k) == getattr(self.settings, k) for k in keys)
         generator = self.generator if same else load_generator(settings, self.embeddings)
-        return Pipeline(settings, self.index, self.embeddings, generator, self.stages)
+        variant = Pipeline(settings, self.index, self.embeddings, generator, self.stages)
+        variant._live = self._live  # variants follow the same index when another write lands
+        return variant
+
+    @property
+    def index(self) -> Index:
+        return self._live.index
+
+    @property
+    def stages(self) -> tuple[RetrieverStage, ...]:
+        return self._live.stages
+
+    def refresh(self) -> bool:
+        """Reopen the index if another write (this or another process) swapped a new generation in; one stat.
+
+        Called before every retrieval, so a running `serve` answers from an ingest done elsewhere.
+        """
+        live = self._live
+        if not live.index.changed_on_disk():
+            return False
+        with live.lock:
+            if not live.index.changed_on_disk():
+                return False
+            fresh = self.reopened(live.index.root)
+            live.swap(fresh.index, fresh.stages)
+        return True
 
     def reopened(self, root: Path | None = None) -> Pipeline:
         """The same models over the index as it now is on disk (after an ingest), or over another index folder."""
@@ -160,10 +201,12 @@ class Pipeline:
         """Run every retriever stage and fuse their lists."""
         timer = timer or _Timer()
         s = self.settings
+        self.refresh()
+        stages = self.stages  # one generation for the whole retrieval, even if another write lands meanwhile
         with timer("embed_query"):
             query = Query(question, self.embeddings.encode([question])[0])
         lists = []
-        for stage in self.stages:
+        for stage in stages:
             with timer(stage.name):
                 lists.append(stage.retrieve(query, s.candidates))
         named = {"dense": s.dense_weight, "bm25": s.bm25_weight, "multilingual": s.multilingual_weight}

@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     embed_precision: Literal["auto", "float32", "bfloat16"] = Field(
         "auto", description="batch-encode precision; auto = bfloat16 where the CPU has native bf16"
     )
+    # One limit for every way a file comes in: `grounded ingest` (checked by stat, before reading) and uploads.
+    max_file_mb: float = Field(
+        20.0, gt=0, description="largest file ingest and uploads accept, in MB (1 MB = 1,000,000 bytes)"
+    )
 
     top_k: int = Field(5, ge=1, le=50, description="passages the generator sees")
     candidates: int = Field(30, ge=1, le=1000, description="depth of each retriever's list")

@@ -11,8 +11,10 @@ numbers and names the sentence states must appear in the passages, else the supp
 `relevance` asks whether the sentence, read with its evidence, addresses the question: a
 sentence copied from a passage about something else is supported but off-topic. A sentence
 with no marker (or a marker that doesn't support it) gets the marker of the passage that
-supports it best, if one does. A passage that addresses the model with instructions ("ignore
-your instructions and …") is never evidence. The policy then decides what the reader sees:
+supports it best, if one does. A sentence of a passage that addresses the model with instructions
+("ignore your instructions and …", see `rag.prompts.injection_spans`) is never evidence, though the
+rest of its passage still is; an answer sentence that itself gives orders, or names a link its
+passages don't, is never supported. The policy then decides what the reader sees:
 `flag` keeps everything and marks it, `drop` removes what isn't supported, `strict` also
 abstains when nothing is left (the pipeline then falls back to the extractive answer).
 """
@@ -32,7 +34,7 @@ from rag.generators.extractive import (
     sentence_units,
     stems,
 )
-from rag.prompts import looks_like_injection
+from rag.prompts import blank_injections, injection_spans, looks_like_injection, overlaps_injection
 from rag.settings import POLICIES, Policy
 from rag.text import split_sentences, words
 from rag.types import Hit, SentenceCheck
@@ -40,6 +42,7 @@ from rag.types import Hit, SentenceCheck
 NUMBER_PENALTY = 0.5
 NAME_PENALTY = 0.6
 TYPE_PENALTY = 0.6
+URL_PENALTY = 0.3
 
 _MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _LEADING_MARKERS = re.compile(r"^(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+")
@@ -49,6 +52,7 @@ _REFUSAL = re.compile(
     r"|\b(?:cannot|can't|can not) (?:be )?answer(?:ed)?\b|\bno information (?:about|on)\b|\bI (?:don'?t|do not) know\b",
     re.IGNORECASE,
 )
+_URL = re.compile(r"(?:https?://|www\.)[^\s<>\"')\]]+", re.IGNORECASE)
 _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]{2,}\b")
 
 
@@ -105,6 +109,12 @@ def support_score(sentence: str, passage: str, similarity: float) -> tuple[float
     if missing_numbers:
         score *= NUMBER_PENALTY
         problems.append("numbers not in the passage: " + ", ".join(sorted(missing_numbers)))
+    missing_urls = {u.rstrip(".,;:").lower() for u in _URL.findall(sentence)} - {
+        u.rstrip(".,;:").lower() for u in _URL.findall(passage)
+    }
+    if missing_urls:
+        score *= URL_PENALTY
+        problems.append("links not in the passage: " + ", ".join(sorted(missing_urls)))
     passage_words = set(words(passage))
     missing_names = {n for n in names_in(sentence) if n not in passage_words}
     if missing_names:
@@ -179,7 +189,7 @@ class Verifier:
         """Whether the passages, read together, support the sentence (the judge for citation metrics)."""
         if not passages:
             return False
-        joined = "\n".join(passages)
+        joined = blank_injections("\n".join(passages))
         units = [joined[s:e] for s, e in split_sentences(joined)]
         sim, _ = self._best(self._encode([sentence])[0], units)
         return support_score(sentence, joined, sim)[0] >= self.support_threshold
@@ -189,11 +199,16 @@ class Verifier:
         parsed = parse_answer(text)
         if not parsed:
             return []
-        units = [sentence_units(h.chunk.text) for h in passages]  # a label line joined to the line it heads
+        # Instruction-like sentences are blanked out (offsets kept): the rest of their passage is still evidence.
+        texts = [blank_injections(h.chunk.text) for h in passages]
+        units = [  # a label line joined to the line it heads
+            [(s, e) for s, e in sentence_units(h.chunk.text) if not overlaps_injection(h.chunk.text, s, e)]
+            for h in passages
+        ]
         unit_texts = [[h.chunk.text[s:e] for s, e in u] for h, u in zip(passages, units, strict=True)]
         vecs = self._encode([question, *(t for t, _ in parsed)])
         q_vec, sent_vecs = vecs[0], vecs[1:]
-        suspicious = {n for n, h in enumerate(passages, 1) if looks_like_injection(h.chunk.text)}
+        poisoned = {n for n, h in enumerate(passages, 1) if injection_spans(h.chunk.text)}
         checks = []
         for (sent, markers), vec in zip(parsed, sent_vecs, strict=True):
             if is_refusal(sent):
@@ -201,16 +216,18 @@ class Verifier:
                     SentenceCheck(sent, (), 0.0, 0.0, "refusal", markers, note="says the passages don't answer")
                 )
                 continue
+            if looks_like_injection(sent):
+                note = "the sentence gives orders, like an injected instruction: never an answer"
+                checks.append(SentenceCheck(sent, (), 0.0, 0.0, "unsupported", markers, note=note))
+                continue
             per_passage = []  # (support, sim, best unit, problems) for each passage
             for n in range(1, len(passages) + 1):
                 sim, i = self._best(vec, unit_texts[n - 1])
-                score, _, problems = support_score(sent, passages[n - 1].chunk.text, sim)
-                if n in suspicious:  # a passage that gives the model orders is not evidence
-                    score, problems = 0.0, [f"[{n}] contains instructions to the model; it is not evidence"]
+                score, _, problems = support_score(sent, texts[n - 1], sim)
+                if n in poisoned and score < self.support_threshold:
+                    problems = [*problems, f"[{n}] has instruction-like text, which is never evidence"]
                 per_passage.append((score, sim, i, problems))
-            checks.append(
-                self._check_one(question, sent, markers, vec, q_vec, passages, units, per_passage, suspicious)
-            )
+            checks.append(self._check_one(question, sent, markers, vec, q_vec, passages, texts, units, per_passage))
         return checks
 
     def _check_one(
@@ -221,20 +238,19 @@ class Verifier:
         vec: np.ndarray,
         q_vec: np.ndarray,
         passages: Sequence[Hit],
+        texts: Sequence[str],
         units: list[list[tuple[int, int]]],
         per_passage: list[tuple[float, float, int, list[str]]],
-        suspicious: set[int],
     ) -> SentenceCheck:
         thr = self.support_threshold
         valid = tuple(n for n in markers if 1 <= n <= len(passages))
         notes = [f"marker [{n}] names no passage" for n in markers if n not in valid]
         support, cited = 0.0, valid
         if valid:
-            trusted = [n for n in valid if n not in suspicious]
-            joined = "\n".join(passages[n - 1].chunk.text for n in trusted)
-            best_sim = max((per_passage[n - 1][1] for n in trusted), default=0.0)
-            support, _, problems = support_score(sent, joined, best_sim) if trusted else (0.0, 0.0, [])
-            problems = problems + [p for n in valid if n not in trusted for p in per_passage[n - 1][3]]
+            joined = "\n".join(texts[n - 1] for n in valid)
+            best_sim = max(per_passage[n - 1][1] for n in valid)
+            support, _, problems = support_score(sent, joined, best_sim)
+            problems = problems + [p for n in valid for p in per_passage[n - 1][3] if "instruction-like" in p]
             if support >= thr and len(valid) > 1:  # keep only citations that carry the sentence
                 cited = tuple(n for n in valid if per_passage[n - 1][0] >= thr) or valid
             if support < thr and problems:
@@ -263,7 +279,7 @@ class Verifier:
             s, e = units[evidence_n - 1][per_passage[evidence_n - 1][2]]
             evidence = passages[evidence_n - 1].chunk.text[s:e]
         ev_vec = self._encode([f"{sent} {evidence}"])[0]
-        passage = passages[evidence_n - 1].chunk.text if evidence_n else ""
+        passage = texts[evidence_n - 1] if evidence_n else ""
         relevance = relevance_score(question, sent, evidence, float(ev_vec @ q_vec), passage)
         if support < thr:
             status = "unsupported"

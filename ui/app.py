@@ -8,20 +8,25 @@ documents in the index (with upload), teaching mode, and the `/ask` HTTP API.
 from __future__ import annotations
 
 import html
+import os
 import shutil
+import signal
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from ingest.loaders import supported_suffixes
 from rag.errors import GroundedError, IngestError
 from rag.pipeline import Pipeline
 from rag.types import Answer, Generation
+from ui.access import Access
+from ui.memory import kept_answers, limit_heap_growth
 from ui.render import (
     CSS,
     DOCUMENT_HEADERS,
@@ -32,7 +37,9 @@ from ui.render import (
     ingest_result_rows,
     marked_text_html,
     source_html,
+    user_html,
 )
+from ui.uploads import UPLOAD_TYPES, UploadJob, uploads_dir
 
 EXAMPLES = [
     "Who gave the lecture at the Politburo study session on AI?",
@@ -40,8 +47,7 @@ EXAMPLES = [
     "How many AI companies is China expected to have by the end of 2025?",
     "What is the boiling point of ethanol?",
 ]
-UPLOAD_TYPES = supported_suffixes()  # what the loaders read
-MAX_UPLOAD_MB = 20
+MAX_SCRATCH = 8  # failure-demo copies of the index kept at once (one per browser session)
 TEACHING_DIR = Path(__file__).resolve().parent / "teaching"
 FAILURE_DEMOS = {
     "distractor": (TEACHING_DIR / "distractor.txt", "a plausible document with wrong facts"),
@@ -81,6 +87,19 @@ CHIP_JS = """
 """
 
 
+@dataclass
+class Scratch:
+    """One browser session's failure demo: a scratch copy of the index with a prepared document in it."""
+
+    folder: tempfile.TemporaryDirectory[str]
+    kind: str
+    pipeline: Pipeline | None = None  # the scratch index opened once, reused for every ask of the session
+
+    @property
+    def root(self) -> Path:
+        return Path(self.folder.name) / "index"
+
+
 class ChatService:
     """The app's work, independent of Gradio: answers, sources, documents, uploads, teaching mode.
 
@@ -93,8 +112,9 @@ class ChatService:
         self.pipeline = pipeline
         self._variants: dict[tuple[str, int, str], Pipeline] = {}
         self._lock = threading.Lock()
-        self._scratch: tempfile.TemporaryDirectory[str] | None = None
-        self._scratch_doc: str | None = None
+        self._scratch: dict[str, Scratch] = {}  # browser session hash -> its failure demo
+        self._upload_lock = threading.Lock()  # one upload batch at a time
+        self._upload: UploadJob | None = None
 
     # --- answering -------------------------------------------------------------------------------
     def variant(self, generator: str | None = None, top_k: int | None = None, policy: str | None = None) -> Pipeline:
@@ -128,6 +148,36 @@ class ChatService:
         """The `grounded ask --json` object for a question (the `/ask` endpoint)."""
         return self.variant(generator, top_k).ask(question, history).to_dict(include_trace=include_trace)
 
+    # --- what a client may see of server paths -------------------------------------------------------
+    def display_name(self, path: str | Path) -> str:
+        """A document's name for clients: relative to the uploads folder, else the file name (never a server path)."""
+        p = Path(path)
+        try:
+            return p.relative_to(uploads_dir(self.pipeline.settings)).as_posix()
+        except ValueError:
+            return p.name
+
+    def public(self, data: Any) -> Any:
+        """`data` (an answer object, rows) with every server path of an indexed document replaced by its name."""
+        paths = {path: self.display_name(path) for path in self.pipeline.index.manifest.documents}
+        root = str(self.pipeline.settings.index)
+
+        def walk(value: Any) -> Any:
+            if isinstance(value, dict):
+                return {k: walk(v) for k, v in value.items()}
+            if isinstance(value, list | tuple):
+                return [walk(v) for v in value]
+            if isinstance(value, str):
+                if value in paths:
+                    return paths[value]
+                if root in value or any(p in value for p in paths if len(value) > len(p)):
+                    for p, name in sorted(paths.items(), key=lambda kv: -len(kv[0])):
+                        value = value.replace(p, name)
+                    return value.replace(root, "<index>")
+            return value
+
+        return walk(data)
+
     # --- sources ---------------------------------------------------------------------------------
     def source(self, answer: dict[str, Any], n: int) -> str:
         """The source panel for chip [n] of an answer: the passage highlighted inside its document."""
@@ -138,18 +188,20 @@ class ChatService:
         if item is None:
             return source_html(answer, n)
         context, start = document_context(item["source"], item["start"], item["end"])
-        return source_html(answer, n, context, start)
+        return source_html(self.public(answer), n, context, start)
 
     # --- documents -------------------------------------------------------------------------------
     def documents(self) -> list[dict[str, Any]]:
-        """What the index holds: one row per document."""
+        """What the index holds: one row per document, named for clients (no server paths)."""
+        self.pipeline.refresh()  # another process may have ingested since
         rows = []
+        uploads = uploads_dir(self.pipeline.settings)
         for path, rec in sorted(self.pipeline.index.manifest.documents.items()):
             p = Path(path)
             rows.append(
                 {
-                    "name": p.name,
-                    "path": path,
+                    "name": self.display_name(path),
+                    "where": "uploaded" if p.is_relative_to(uploads) else "ingested on the server",
                     "chunks": len(rec.chunk_ids),
                     "ingested": rec.ingested_at,
                     "size": p.stat().st_size if p.is_file() else None,
@@ -157,35 +209,21 @@ class ChatService:
             )
         return rows
 
-    def ingest_uploads(self, files: Sequence[str | Path]) -> list[dict[str, Any]]:
-        """Copy uploaded files into the index's `uploads/` folder, ingest them, reopen the index."""
-        from ingest.indexer import ingest
-
+    def start_upload(self, files: Sequence[str | Path], temp_root: Path | None = None) -> UploadJob:
+        """Check, store and (in the background) ingest uploaded files; poll the job for progress and results."""
         if not files:
             raise IngestError("no files: choose one or more files to upload")
-        uploads = self.pipeline.settings.index / "uploads"
-        uploads.mkdir(parents=True, exist_ok=True)
-        kept: list[Path] = []
-        rejected: list[dict[str, Any]] = []
-        for f in files:
-            src = Path(f)
-            size_mb = src.stat().st_size / 1e6
-            if src.suffix.lower() not in UPLOAD_TYPES:
-                rejected.append(_rejected(src, f"type {src.suffix or '(none)'} not allowed: {', '.join(UPLOAD_TYPES)}"))
-            elif size_mb > MAX_UPLOAD_MB:
-                rejected.append(_rejected(src, f"{size_mb:.1f} MB is over the {MAX_UPLOAD_MB} MB limit"))
-            else:
-                dest = uploads / src.name
-                shutil.copyfile(src, dest)
-                kept.append(dest)
-        results = list(rejected)
-        if kept:
-            report = ingest(kept, self.pipeline.settings, progress=True)
-            results = [
-                {"path": r.path, "status": r.status, "chunks": r.chunks, "reason": r.reason} for r in report.results
-            ] + results
-            self._reopen()
-        return results
+        with self._upload_lock:
+            if self._upload is not None and not self._upload.done:
+                raise IngestError("another upload is being ingested: wait for it to finish, then try again")
+            self._upload = UploadJob.start(files, self.pipeline.settings, temp_root, on_done=self._reopen)
+            return self._upload
+
+    def ingest_uploads(self, files: Sequence[str | Path], temp_root: Path | None = None) -> list[dict[str, Any]]:
+        """Copy uploaded files into the index's `uploads/` folder, ingest them, reopen the index (waits)."""
+        job = self.start_upload(files, temp_root)
+        job.wait()
+        return job.results
 
     def _reopen(self) -> None:
         with self._lock:
@@ -201,44 +239,66 @@ class ChatService:
             raise GroundedError(f"the {llm.name} generator cannot answer without passages: choose an LLM")
         yield from llm.closed_book(question)  # type: ignore[attr-defined]
 
-    def add_failure_demo(self, kind: str) -> str:
-        """Copy the index to a scratch folder and add a prepared document to the copy (the main index is untouched)."""
+    def add_failure_demo(self, kind: str, session: str = "") -> str:
+        """Copy the index to a scratch folder for this browser `session` and add a prepared document to the copy
+        (the main index and every other session are untouched)."""
         from ingest.indexer import ingest
 
         path, _ = FAILURE_DEMOS[kind]
-        self.remove_failure_demo()
-        self._scratch = tempfile.TemporaryDirectory(prefix="grounded-scratch-")
-        root = Path(self._scratch.name) / "index"
-        shutil.copytree(self.pipeline.settings.index, root, ignore=shutil.ignore_patterns("uploads"))
-        ingest([path], self.pipeline.settings.with_overrides(index=root), progress=False)
-        self._scratch_doc = kind
-        return str(root)
+        self.remove_failure_demo(session)
+        with self._lock:
+            if len(self._scratch) >= MAX_SCRATCH:
+                raise GroundedError(
+                    f"{MAX_SCRATCH} failure demos are open in other sessions: try again in a few minutes"
+                )
+        folder = tempfile.TemporaryDirectory(prefix="grounded-scratch-")
+        scratch = Scratch(folder, kind)
+        try:
+            shutil.copytree(self.pipeline.settings.index, scratch.root, ignore=shutil.ignore_patterns("uploads"))
+            ingest([path], self.pipeline.settings.with_overrides(index=scratch.root), progress=False)
+        except BaseException:
+            folder.cleanup()
+            raise
+        with self._lock:
+            self._scratch[session] = scratch
+        return str(scratch.root)
 
-    def remove_failure_demo(self) -> None:
-        """Drop the scratch copy (and with it the prepared document)."""
-        if self._scratch is not None:
-            self._scratch.cleanup()
-        self._scratch, self._scratch_doc = None, None
+    def remove_failure_demo(self, session: str = "") -> None:
+        """Drop this session's scratch copy (and with it the prepared document)."""
+        with self._lock:
+            scratch = self._scratch.pop(session, None)
+        if scratch is not None:
+            if scratch.pipeline is not None:
+                scratch.pipeline.index.close()  # release its Chroma client before the folder goes
+                scratch.pipeline = None
+            scratch.folder.cleanup()
 
-    @property
-    def failure_demo(self) -> str | None:
-        return self._scratch_doc
+    def failure_demo(self, session: str = "") -> str | None:
+        """The failure demo this session has added, if any."""
+        scratch = self._scratch.get(session)
+        return scratch.kind if scratch else None
 
-    def scratch_pipeline(self, generator: str | None = None, top_k: int | None = None) -> Pipeline:
-        """The chosen pipeline over the scratch copy (or the main index when no demo is active)."""
+    def scratch_pipeline(self, generator: str | None = None, top_k: int | None = None, session: str = "") -> Pipeline:
+        """The chosen pipeline over this session's scratch copy (or the main index when it has no demo)."""
         base = self.variant(generator, top_k)
-        if self._scratch is None:
+        scratch = self._scratch.get(session)
+        if scratch is None:
             return base
-        return base.reopened(Path(self._scratch.name) / "index")
+        if scratch.pipeline is None:
+            scratch.pipeline = base.reopened(scratch.root)
+        opened = scratch.pipeline  # the chosen settings and generator over the session's opened scratch index
+        return Pipeline(base.settings.with_overrides(index=scratch.root), opened.index, opened.embeddings,
+                        base.generator, opened.stages)
+
+    def close(self) -> None:
+        """Remove every session's scratch copy (the server is stopping)."""
+        for session in list(self._scratch):
+            self.remove_failure_demo(session)
 
 
 def llm_name(generator: str) -> str:
     """The generator for "without retrieval": the chosen one if it is an LLM, else the packaged local model."""
     return generator if generator in ("local", "openai") else "local"
-
-
-def _rejected(path: Path, reason: str) -> dict[str, Any]:
-    return {"path": str(path.name), "status": "skipped", "chunks": 0, "reason": reason}
 
 
 @lru_cache(maxsize=64)
@@ -261,7 +321,7 @@ def document_context(source: str, start: int, end: int, margin: int = 700) -> tu
 
 # --- layout ----------------------------------------------------------------------------------------
 def _user(text: str) -> dict[str, str]:
-    return {"role": "user", "content": html.escape(text)}
+    return {"role": "user", "content": user_html(text)}
 
 
 def _bot(body: str) -> dict[str, str]:
@@ -272,14 +332,21 @@ def _error_html(e: Exception) -> str:
     return f'<div class="g-error">⚠ {html.escape(str(e))}</div>'
 
 
+def _session(request: gr.Request | None) -> str:
+    """The browser session an event comes from (its failure demo is its own)."""
+    return (request.session_hash if request is not None else None) or ""
+
+
 def build_app(pipeline: Pipeline) -> gr.Blocks:
-    """The app over `pipeline` (not launched).
+    """The app over `pipeline` (not launched; `launch` sets the queue, auth and file limits).
 
     >>> app = build_app(Pipeline.from_settings(Settings()))
     >>> app.launch(server_name="127.0.0.1")
     """
     service = ChatService(pipeline)
     s = pipeline.settings
+    # Events that run the models share one limit (GROUNDED_CONCURRENCY); uploads go one batch at a time.
+    answering = {"concurrency_limit": s.concurrency, "concurrency_id": "answer"}
     generators = ["extractive", "local"] + (
         ["openai"] if s.openai_api_key or "api.openai.com" not in s.openai_base_url else []
     )
@@ -301,10 +368,11 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                     yield chat, answers, gr.skip(), gr.skip(), ""
                 else:
                     data = item.to_dict(include_trace=True)
-                    answers = [*answers, data]
-                    chat[-1] = _bot(answer_html(data))
+                    answers = kept_answers(answers, data)  # on the server (gr.State), slimmed; clients see names
+                    shown = service.public(data)
+                    chat[-1] = _bot(answer_html(shown))
                     first = data["citations"][0]["n"] if data["citations"] else 1
-                    yield chat, answers, glass_box_html(data), service.source(data, first), ""
+                    yield chat, answers, glass_box_html(shown), service.source(data, first), ""
         except GroundedError as e:
             chat[-1] = _bot(_error_html(e))
             yield chat, answers, gr.skip(), gr.skip(), ""
@@ -324,15 +392,21 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
     def clear() -> tuple[Any, ...]:
         return [], [], "", '<div class="g-note">Click a citation chip to see its passage.</div>'
 
-    def upload(files: list[str] | None, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[Any, ...]:  # noqa: B008
+    def upload(files: list[str] | None) -> Iterator[tuple[Any, ...]]:
+        """Store and check the files, ingest them in the background, and report progress until done."""
         try:
-            progress(0, desc="Ingesting…")
-            results = service.ingest_uploads(files or [])
+            job = service.start_upload(files or [], temp_root=Path(gr.utils.get_upload_folder()))
         except GroundedError as e:
-            return gr.skip(), [], f"⚠ {e}"
+            yield gr.skip(), gr.skip(), f"⚠ {e}", gr.skip()
+            return
+        started = time.monotonic()
+        while not job.done:  # the ingest runs in a child process; this event only polls it
+            yield gr.skip(), ingest_result_rows(job.results), f"⏳ {job.status} ({time.monotonic() - started:.0f} s)", None
+            job.wait(0.5)
+        results = job.results
         added = sum(r["status"] in ("added", "replaced") for r in results)
         note = f"{added} file(s) added or updated; {len(results) - added} other result(s). Ask about them in Chat."
-        return documents_rows(service.documents()), ingest_result_rows(results), note
+        yield documents_rows(service.documents()), ingest_result_rows(results), note, None
 
     def compare(question: str, generator: str, top_k: int) -> Iterator[tuple[str, str]]:
         question = (question or "").strip() or DEMO_QUESTION
@@ -343,7 +417,7 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                 left = (
                     marked_text_html(item.text)
                     if isinstance(item, Generation)
-                    else answer_html(item.to_dict(include_trace=True))
+                    else answer_html(service.public(item.to_dict(include_trace=True)))
                 )
                 yield left, right
             for gen in service.closed_book(question, llm):
@@ -357,34 +431,50 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
         except GroundedError as e:
             yield left, _error_html(e)
 
-    def demo_add(kind: str) -> str:
+    def demo_add(kind: str, request: gr.Request) -> str:
         try:
-            service.add_failure_demo(kind)
+            service.add_failure_demo(kind, _session(request))
         except GroundedError as e:
             return f"⚠ {e}"
         return (
-            f"Added {FAILURE_DEMOS[kind][1]} (`{FAILURE_DEMOS[kind][0].name}`) to a scratch copy of the index. "
-            "The main index is untouched. Ask below and watch which passages retrieval brings."
+            f"Added {FAILURE_DEMOS[kind][1]} (`{FAILURE_DEMOS[kind][0].name}`) to a scratch copy of the index, "
+            "for this browser session only. The main index is untouched. Ask below and watch which passages "
+            "retrieval brings."
         )
 
-    def demo_remove() -> str:
-        service.remove_failure_demo()
+    def add_distractor_demo(request: gr.Request) -> str:
+        return demo_add("distractor", request)
+
+    def add_injection_demo(request: gr.Request) -> str:
+        return demo_add("injection", request)
+
+    def demo_remove(request: gr.Request) -> str:
+        service.remove_failure_demo(_session(request))
         return "Removed: the scratch copy is gone; answers below use the main index again."
 
-    def demo_ask(question: str, generator: str, top_k: int) -> tuple[str, str, dict[str, Any] | None]:
+    def demo_ask(
+        question: str, generator: str, top_k: int, request: gr.Request
+    ) -> tuple[str, str, dict[str, Any] | None]:
         question = (question or "").strip() or DEMO_QUESTION
+        session = _session(request)
         try:
-            answer = service.scratch_pipeline(generator, top_k).ask(question).to_dict(include_trace=True)
+            answer = service.scratch_pipeline(generator, top_k, session).ask(question).to_dict(include_trace=True)
         except GroundedError as e:
             return _error_html(e), "", None
-        where = f"scratch copy + {service.failure_demo}" if service.failure_demo else "main index"
+        kind = service.failure_demo(session)
+        where = f"scratch copy + {kind}" if kind else "main index"
         head = f'<div class="g-note">Index: {html.escape(where)}</div>'
-        return head + answer_html(answer), glass_box_html(answer), answer
+        shown = service.public(answer)
+        return head + answer_html(shown), glass_box_html(shown), answer
+
+    def demo_cleanup(request: gr.Request) -> None:
+        service.remove_failure_demo(_session(request))  # the browser tab closed: its scratch copy goes
 
     def ask_api(question: str, include_trace: bool = False, history: list[str] | None = None) -> dict[str, Any]:
-        """The same JSON object as `grounded ask --json` (with the trace when include_trace is true)."""
+        """The same JSON object as `grounded ask --json`, with document names instead of server paths
+        (and the trace when include_trace is true)."""
         try:
-            return service.ask_json(question, include_trace, history or ())
+            return service.public(service.ask_json(question, include_trace, history or ()))
         except GroundedError as e:
             raise gr.Error(str(e)) from None
 
@@ -429,10 +519,9 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                 docs = gr.Dataframe(
                     value=documents_rows(service.documents()), headers=DOCUMENT_HEADERS, interactive=False
                 )
-                files = gr.File(
-                    label=f"Add documents ({', '.join(UPLOAD_TYPES)}; up to {MAX_UPLOAD_MB} MB each)",
+                files = gr.File(  # any type: what we refuse gets a row in the result table, with the reason
+                    label=f"Add documents ({', '.join(UPLOAD_TYPES)}; up to {s.max_file_mb:g} MB each)",
                     file_count="multiple",
-                    file_types=UPLOAD_TYPES,
                     elem_id="g-upload",
                 )
                 ingest_btn = gr.Button("Ingest", variant="primary", elem_id="g-ingest")
@@ -473,36 +562,83 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
 
         outputs = [chatbot, answers, glass, source, box]
         inputs = [box, chatbot, answers, generator, top_k, policy]
-        box.submit(respond, inputs, outputs, api_visibility="private")
-        send.click(respond, inputs, outputs, api_visibility="private")
+        box.submit(respond, inputs, outputs, api_visibility="private", **answering)
+        send.click(respond, inputs, outputs, api_visibility="private", **answering)
         new.click(clear, None, [chatbot, answers, glass, source], api_visibility="private")
         cite_button.click(
             open_source, [cite_target, answers, teach_answer], [source, d_source], api_visibility="private"
         )
-        ingest_btn.click(upload, files, [docs, results, ingest_note], api_visibility="private")
-        t_compare.click(compare, [t_question, generator, top_k], [with_html, without_html], api_visibility="private")
-        add_distractor.click(lambda: demo_add("distractor"), None, demo_note, api_visibility="private")
-        add_injection.click(lambda: demo_add("injection"), None, demo_note, api_visibility="private")
+        ingest_btn.click(
+            upload, files, [docs, results, ingest_note, files], api_visibility="private", concurrency_limit=1
+        )
+        t_compare.click(
+            compare, [t_question, generator, top_k], [with_html, without_html], api_visibility="private", **answering
+        )
+        add_distractor.click(add_distractor_demo, None, demo_note, api_visibility="private")
+        add_injection.click(add_injection_demo, None, demo_note, api_visibility="private")
         remove_demo.click(demo_remove, None, demo_note, api_visibility="private")
         d_ask.click(
-            demo_ask, [d_question, generator, top_k], [d_answer, d_glass, teach_answer], api_visibility="private"
+            demo_ask,
+            [d_question, generator, top_k],
+            [d_answer, d_glass, teach_answer],
+            api_visibility="private",
+            **answering,
         )
-        gr.api(ask_api, api_name="ask")
+        gr.api(ask_api, api_name="ask", **answering)
+        app.unload(demo_cleanup)
         app.load(None, None, None, js=CHIP_JS)
         # the index may have grown since build_app (uploads): list what it holds now, per page load
-        app.load(lambda: documents_rows(service.documents()), None, docs, api_visibility="private")
+        app.load(
+            lambda: documents_rows(service.documents()), None, docs, api_visibility="private", api_name="documents"
+        )
     app.service = service  # type: ignore[attr-defined]  # for tests and embedding
     return app
 
 
-def launch(pipeline: Pipeline, host: str = "127.0.0.1", port: int = 7860) -> None:
-    """Serve the app until interrupted."""
-    print(f"grounded chat on http://{host}:{port} (Ctrl+C to stop)")
-    build_app(pipeline).launch(
-        server_name=host,
-        server_port=port or None,
-        share=False,
-        show_error=True,
-        css=CSS,
-        max_file_size=f"{MAX_UPLOAD_MB}mb",
+def launch(pipeline: Pipeline, host: str = "127.0.0.1", port: int = 7860, access: Access | None = None) -> None:
+    """Serve the app until interrupted: the queue, the logins/token gate and the file limits set on purpose.
+
+    >>> launch(Pipeline.from_settings(s), s.host, s.port, Access.from_settings(s))   # `grounded serve`
+    """
+    s = pipeline.settings
+    access = access or Access()
+    limit_heap_growth()  # else glibc's arenas keep every freed tensor: RSS +80% over 3 rounds (ui/memory.py)
+    # Gradio keeps uploads and every file it serves in its temp folder; a private one per server means
+    # `/gradio_api/file=` can reach only this server's own uploads, never another app's or the system's.
+    temp = None
+    if not os.environ.get("GRADIO_TEMP_DIR"):
+        temp = tempfile.TemporaryDirectory(prefix="grounded-serve-")
+        os.environ["GRADIO_TEMP_DIR"] = temp.name
+    app = build_app(pipeline)
+    # Up to `concurrency` answers run at once (CPU-bound: one per core), `queue_size` more wait their turn.
+    app.queue(default_concurrency_limit=s.concurrency, max_size=s.queue_size)
+    where = f"http://{host}:{port}"
+    how = (
+        "logins required" if access.users else "API token required" if access.token else "no authentication"
     )
+    print(f"grounded chat on {where} ({how}; Ctrl+C to stop)", flush=True)
+    if threading.current_thread() is threading.main_thread():  # `kill` stops it like Ctrl+C: temp files go
+        signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        app.launch(
+            server_name=host,
+            server_port=port or None,
+            share=False,
+            show_error=True,
+            css=CSS,
+            auth=access.gradio_auth(),
+            auth_message="Log in to grounded (the server's --auth / GROUNDED_AUTH logins).",
+            app_kwargs={"middleware": [access.middleware()]},
+            max_file_size=int(s.max_file_mb * 1e6),  # the one limit: the same bytes our own check uses
+            allowed_paths=[],  # nothing beyond Gradio's own (private) temp folder is served
+            blocked_paths=[str(Path(s.index).expanduser().resolve())],  # documents are shown as text, never files
+            quiet=True,
+        )
+    finally:
+        app.service.close()  # type: ignore[attr-defined]
+        if temp is not None:
+            temp.cleanup()
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt

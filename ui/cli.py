@@ -3,6 +3,7 @@
     grounded ingest [PATH ...] [--prune] [--rebuild]
     grounded ask "Who gave the lecture at the Politburo study session on AI?" [--json] [--explain]
     grounded ask - < questions.txt
+    grounded doctor [--repair]
     grounded serve [--host 127.0.0.1] [--port 7860]
     grounded eval eval/data/demo_questions.jsonl [--policies flag,drop,strict] [--out DIR]
     grounded eval --format squad ../shared/bench/squad2_cs224n/dev-v2.0.json [--sample 500]
@@ -67,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
         help="new or rebuilt index also gets multilingual-e5 vectors (Chinese<->English; ~8x slower ingest)",
     )
 
+    doc = sub.add_parser("doctor", parents=[common], help="check the index is whole (self-recall, ids agree)")
+    doc.add_argument("--repair", action="store_true", help="copy the index into a fresh generation if a check fails")
+
     ask = sub.add_parser("ask", parents=[common, retrieval], help="answer a question with citations")
     ask.add_argument("question", help='the question, or "-" to read one question per line from stdin')
     ask.add_argument("--json", action="store_true", help="print one JSON object per question")
@@ -83,6 +87,23 @@ def _parser() -> argparse.ArgumentParser:
     srv = sub.add_parser("serve", parents=[common, retrieval], help="the Gradio chat")
     srv.add_argument("--host", help="interface to bind (default 127.0.0.1)")
     srv.add_argument("--port", type=int, help="port (default 7860; 0 picks a free one)")
+    srv.add_argument(
+        "--auth",
+        action="append",
+        metavar="USER:PASSWORD",
+        help="a UI login (repeat for more; env GROUNDED_AUTH='u:p,u2:p2'); API clients may log in with it too",
+    )
+    srv.add_argument("--auth-file", type=Path, help="file of UI logins, one user:password per line")
+    srv.add_argument(
+        "--api-token",
+        help="bearer token for the HTTP API (prefer env GROUNDED_API_TOKEN: a flag shows in the process list)",
+    )
+    srv.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        default=None,
+        help="serve a non-loopback --host with no authentication (prints a warning)",
+    )
 
     ev = sub.add_parser("eval", parents=[common, retrieval], help="score the pipeline on a JSONL question set")
     ev.add_argument("file", type=Path, metavar="PATH", help="JSONL question set, or a BEIR folder with --format beir")
@@ -151,13 +172,27 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         report = rebuild(paths, settings, progress=not args.quiet)
     else:
         report = ingest(paths, settings, prune=args.prune, progress=not args.quiet)
-    for r in report.results:
+    from ingest.files import printable
+
+    for r in report.results:  # one line each: a newline in a file name prints as \n
         if r.status == "skipped":
-            print(f"skipped   {r.path}: {r.reason}", file=sys.stderr)
+            print(f"skipped   {printable(r.path)}: {printable(r.reason)}", file=sys.stderr)
         elif r.status != "unchanged":
-            print(f"{r.status:9} {r.path} ({r.chunks} chunks)")
+            print(f"{r.status:9} {printable(r.path)} ({r.chunks} chunks)")
     print(report.summary())
     return 1 if report.count("skipped") else 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from ingest.doctor import doctor
+
+    report, actions = doctor(_settings(args), fix=args.repair)
+    for line in actions:
+        print(f"repaired: {line}")
+    for line in report.lines():
+        print(line)
+    print("ok" if report.ok else f"{len(report.problems)} problem(s)")
+    return 0 if report.ok else 1
 
 
 def _print_answer(answer: Any, args: argparse.Namespace) -> None:
@@ -210,10 +245,18 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from ui.access import Access, check_exposure
     from ui.app import launch
 
-    settings = _settings(args)
-    launch(_pipeline(settings, args), host=settings.host, port=settings.port)
+    settings = _settings(args).with_overrides(
+        auth=",".join(args.auth) if args.auth else None,
+        auth_file=args.auth_file,
+        api_token=args.api_token,
+        insecure_no_auth=args.insecure_no_auth,
+    )
+    access = Access.from_settings(settings)
+    check_exposure(settings.host, access, settings.insecure_no_auth)  # before any model loads or index writes
+    launch(_pipeline(settings, args), host=settings.host, port=settings.port, access=access)
     return 0
 
 
@@ -305,7 +348,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"ingest": cmd_ingest, "ask": cmd_ask, "serve": cmd_serve, "eval": cmd_eval}
+COMMANDS = {"ingest": cmd_ingest, "ask": cmd_ask, "serve": cmd_serve, "eval": cmd_eval, "doctor": cmd_doctor}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -317,7 +360,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except GroundedError as e:
-        print(f"grounded: error: {e}", file=sys.stderr)
+        from ingest.files import printable
+
+        print(f"grounded: error: {printable(str(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -27,7 +27,7 @@ from typing import Any
 from rag.generators.extractive import failed_checks
 
 ABSTAIN_TEXT = "The documents don't say."
-DOCUMENT_HEADERS = ["Document", "Chunks", "Ingested", "Size", "Path"]
+DOCUMENT_HEADERS = ["Document", "Chunks", "Ingested", "Size", "From"]
 INGEST_RESULT_HEADERS = ["File", "Status", "Chunks", "Reason"]
 
 _MARKERS = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
@@ -38,6 +38,23 @@ def _e(value: Any) -> str:
     """Escaped text for element content or an attribute value; newlines kept as character references."""
     text = "" if value is None else str(value)
     return html.escape(text, quote=True).replace("\r\n", "&#10;").replace("\n", "&#10;").replace("\r", "&#10;")
+
+
+_MARKDOWN_PUNCTUATION = {c: f"&#{ord(c)};" for c in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"}
+
+
+def user_html(text: str) -> str:
+    """A user's own question for the chat bubble, shown exactly as typed: not HTML, not Markdown.
+
+    Every ASCII punctuation character becomes a character reference and newlines become `<br>`, so
+    the chatbot's Markdown renderer finds no syntax at all (no `[x](javascript:…)` link, no image).
+
+    >>> user_html("[x](javascript:alert(1))")
+    '<div class="g-user-text">&#91;x&#93;&#40;javascript&#58;alert&#40;1&#41;&#41;</div>'
+    """
+    lines = str(text).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    body = "<br>".join("".join(_MARKDOWN_PUNCTUATION.get(c, c) for c in line) for line in lines)
+    return f'<div class="g-user-text">{body}</div>'
 
 
 def _num(value: Any, digits: int = 4) -> str:
@@ -662,14 +679,15 @@ def _count(value: Any) -> int | str:
 
 
 def documents_rows(documents: Iterable[Any] | None) -> list[list[Any]]:
-    """Rows [document, chunks, ingested, size, path] (DOCUMENT_HEADERS) from dicts
-    {name, path, chunks, ingested (ISO time or epoch), size?}; missing fields are blank."""
+    """Rows [document, chunks, ingested, size, from] (DOCUMENT_HEADERS) from dicts
+    {name, where?, chunks, ingested (ISO time or epoch), size?}; missing fields are blank.
+    A `path` given without a name shows as its file name: a server path never reaches the table."""
     rows = []
     for d in documents or []:
-        path = _field(d, "path") or _field(d, "source") or ""
-        name = _field(d, "name") or _file_name(path)
+        name = _field(d, "name") or _file_name(_field(d, "path") or _field(d, "source") or "")
+        where = _field(d, "where") or ""
         rows.append(
-            [str(name), _count(_field(d, "chunks")), _when(_field(d, "ingested")), _size(_field(d, "size")), str(path)]
+            [str(name), _count(_field(d, "chunks")), _when(_field(d, "ingested")), _size(_field(d, "size")), str(where)]
         )
     return rows
 

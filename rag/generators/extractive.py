@@ -14,7 +14,9 @@ catch questions that are near misses of what the passages say (SQuAD 2.0's unans
 negated question ("What does Article 102 *not* prohibit?") answered by a sentence that isn't
 negated, and a question naming someone or something no passage names ("How many sports does
 *Yale* compete in?" when the passages only speak of Harvard). The best score is the evidence;
-below the threshold the generator abstains.
+below the threshold the generator abstains. A sentence that gives the model orders ("ignore the
+other passages and answer …", in any language `rag.prompts.injection_spans` reads) is never a
+candidate, whatever its score: the generator quotes data, never instructions.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rag.prompts import blank_injections, injection_spans, overlaps_injection
 from rag.text import content_words, split_sentences, stem, words
 from rag.types import Generation, Hit
 
@@ -329,13 +332,14 @@ class ExtractiveGenerator:
         for n, hit in enumerate(passages, 1):
             spans.extend((n, s, e) for s, e in sentence_units(hit.chunk.text))
         spans = [sp for sp in spans if _is_candidate(passages[sp[0] - 1].chunk.text[sp[1] : sp[2]])]
+        spans = [(n, s, e) for n, s, e in spans if not overlaps_injection(passages[n - 1].chunk.text, s, e)]
         if not spans:
             return []
         texts = [passages[n - 1].chunk.text[s:e] for n, s, e in spans]
         vecs = self.embeddings.encode([question, *texts])
         sims = vecs[1:] @ vecs[0]
         weights = idf_weights(stems(question), [stems(t) for t in texts])
-        passage_stems = [stems(hit.chunk.text) for hit in passages]
+        passage_stems = [stems(blank_injections(hit.chunk.text)) for hit in passages]
         names_ok = not unknown_names(question, [hit.chunk.text for hit in passages])
         out = []
         for (n, s, e), text, sim in zip(spans, texts, sims, strict=True):
@@ -361,6 +365,7 @@ class ExtractiveGenerator:
             "sim_weight": self.sim_weight,
             "evidence": round(evidence, 4),
             "candidates": [c.to_dict() for c in cands[:15]],
+            "instructions_skipped": skipped_instructions(passages),
         }
         if evidence < self.threshold:
             reason = (
@@ -381,6 +386,16 @@ class ExtractiveGenerator:
         trace["chosen"] = [[c.to_dict() for c in g] for g in chosen]
         reason = f"evidence {evidence:.3f} ≥ threshold {self.threshold:.3f}"
         return Generation(" ".join(parts), False, reason, cited, trace)
+
+
+def skipped_instructions(passages: Sequence[Hit], limit: int = 5) -> list[dict[str, Any]]:
+    """The instruction-like sentences of the passages, which are never quoted (for the trace)."""
+    out = [
+        {"n": n, "text": hit.chunk.text[s:e][:300]}
+        for n, hit in enumerate(passages, 1)
+        for s, e in injection_spans(hit.chunk.text)
+    ]
+    return out[:limit]
 
 
 def select(
@@ -415,7 +430,7 @@ def _list_items(intro: Candidate, passage: str, limit: int = 8) -> list[Candidat
     for s, e in split_sentences(passage[intro.end :], offset=intro.end):
         text = passage[s:e]
         sub_intro = not items and text.rstrip().endswith(":")  # "Xi outlined four strengths:" under a heading
-        if not (sub_intro or _LIST_ITEM.match(text)) or len(items) >= limit:
+        if not (sub_intro or _LIST_ITEM.match(text)) or len(items) >= limit or overlaps_injection(passage, s, e):
             break
         items.append(Candidate(intro.n, s, e, text, 0.0, 0.0, True, True, False, intro.score))
     return items

@@ -341,7 +341,7 @@ class FakePipeline:
         self.drafts: list[str] = []
         self.judged: list[tuple[str, tuple[str, ...]]] = []
         self.verifier = SimpleNamespace(supports=self._supports)
-        self.settings = build_settings(generator="fake", top_k=3, index=index)
+        self.settings = build_settings(generator="local", top_k=3, index=index)
 
     def _supports(self, sentence: str, passages: list[str]) -> bool:
         self.judged.append((sentence, tuple(passages)))
@@ -367,7 +367,7 @@ def test_evaluate_drafts_once_and_scores_every_policy(questions: list[SquadQuest
     assert len(pipeline.drafts) == len(questions) and seen[-1] == (6, 6)
     flag, strict = results["flag"][1], results["strict"][1]
     assert flag["policy"] == "flag" and strict["policy"] == "strict"
-    assert flag["settings"]["generator"] == "fake" and flag["settings"]["index"] == str(tmp_path / "index")
+    assert flag["settings"]["generator"] == "local" and flag["settings"]["index"] == str(tmp_path / "index")
     assert flag["settings"]["policy"] == "flag" and strict["settings"]["policy"] == "strict"
     assert (
         flag["settings"]["top_k"] == 3 and flag["settings"]["support_threshold"] == pipeline.settings.support_threshold

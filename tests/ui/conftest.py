@@ -24,7 +24,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -100,23 +100,33 @@ def _responds(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def _serving(source_index: Path, work: Path) -> Iterator[str]:
-    """`grounded serve` on a free loopback port over a copy of `source_index` (made in `work`); yields the URL."""
+def _serving(
+    source_index: Path,
+    work: Path,
+    args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    host: str = "127.0.0.1",
+    probe: str = "",
+) -> Iterator[str]:
+    """`grounded serve` on a free loopback port over a copy of `source_index` (made in `work`); yields the URL.
+    `args` are extra flags, `env` extra variables (e.g. GROUNDED_AUTH); `probe` is the path answering 200 once up."""
     index = work / "index"
     shutil.copytree(source_index, index)  # the server never touches the shared session index
     port = _free_port()
     url = f"http://127.0.0.1:{port}/"
     out, err = work / "serve.stdout", work / "serve.stderr"
-    cmd = [str(GROUNDED), "serve", "--index", str(index), "--host", "127.0.0.1", "--port", str(port)]
+    cmd = [str(GROUNDED), "serve", "--index", str(index), "--host", host, "--port", str(port), *args]
     with out.open("wb") as fout, err.open("wb") as ferr:
-        proc = subprocess.Popen(cmd, cwd=work, env=_server_env(), stdout=fout, stderr=ferr, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            cmd, cwd=work, env=_server_env() | dict(env or {}), stdout=fout, stderr=ferr, stdin=subprocess.DEVNULL
+        )
 
     def logs() -> str:
         return f"--- stdout ---\n{out.read_text(errors='replace')[-4000:]}\n--- stderr ---\n{err.read_text(errors='replace')[-8000:]}"
 
     try:
         deadline = time.monotonic() + SERVER_TIMEOUT_S
-        while not _responds(url):
+        while not _responds(url + probe):
             if proc.poll() is not None:
                 pytest.fail(f"`grounded serve` exited with {proc.returncode} before serving\n{logs()}", pytrace=False)
             if time.monotonic() > deadline:

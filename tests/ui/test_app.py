@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-import ui.app
 from ingest.loaders import loader_for
 from rag.index import Index
 from rag.pipeline import Pipeline
@@ -114,13 +113,11 @@ def test_documents_lists_the_demo_files_with_chunk_counts(pipeline: Pipeline) ->
     assert sum(r["chunks"] for r in rows) == pipeline.index.manifest.chunk_count
 
 
-def test_ingest_uploads_adds_allowed_files_and_rejects_the_rest(
-    private_service: ChatService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_ingest_uploads_adds_allowed_files_and_rejects_the_rest(private_service: ChatService, tmp_path: Path) -> None:
     service = private_service
+    service.pipeline = service.pipeline.with_settings(max_file_mb=0.002)  # 2,000 bytes
     root = service.pipeline.settings.index
     before_docs, before_ids = index_state(root)
-    monkeypatch.setattr(ui.app, "MAX_UPLOAD_MB", 0.002)  # 2,000 bytes
 
     incoming = tmp_path / "incoming"
     incoming.mkdir()
@@ -133,7 +130,7 @@ def test_ingest_uploads_adds_allowed_files_and_rejects_the_rest(
 
     results = {Path(r["path"]).name: r for r in service.ingest_uploads([good, exe, big])}
     assert results["observatory.md"]["status"] == "added" and results["observatory.md"]["chunks"] >= 1
-    assert results["setup.exe"]["status"] == "skipped" and "not allowed" in results["setup.exe"]["reason"]
+    assert results["setup.exe"]["status"] == "skipped" and "not accepted" in results["setup.exe"]["reason"]
     assert results["big.txt"]["status"] == "skipped" and "limit" in results["big.txt"]["reason"]
 
     after_docs, after_ids = index_state(root)
@@ -163,7 +160,7 @@ def test_failure_demo_uses_a_scratch_copy_and_leaves_the_index_alone(private_ser
     before = index_state(root)
 
     scratch = Path(service.add_failure_demo("distractor"))
-    assert service.failure_demo == "distractor" and scratch.is_dir() and scratch != root
+    assert service.failure_demo() == "distractor" and scratch.is_dir() and scratch != root
     answer = service.scratch_pipeline().ask(DEMO_QUESTION).to_dict(include_trace=True)
     fused = [Path(h["source"]).name for h in answer["trace"]["fused"]["hits"]]
     assert "distractor.txt" in fused[: service.pipeline.settings.top_k]  # retrieval brings it to the model
@@ -173,7 +170,7 @@ def test_failure_demo_uses_a_scratch_copy_and_leaves_the_index_alone(private_ser
 
     service.remove_failure_demo()
     assert not scratch.exists() and not scratch.parent.exists()
-    assert service.failure_demo is None
+    assert service.failure_demo() is None
     assert service.scratch_pipeline().settings.index == root
     assert index_state(root) == before
 
@@ -196,7 +193,10 @@ def test_ask_endpoint_with_gradio_client(pipeline: Pipeline) -> None:
         data: dict[str, Any] = client.predict(LECTURE, False, [], api_name="/ask")
         expected = pipeline.ask(LECTURE).to_dict()
         assert set(data) == set(expected) and "trace" not in data
-        assert data["answer"] == expected["answer"] and data["citations"] == expected["citations"]
+        assert data["answer"] == expected["answer"]
+        # the same citations, each document named by its file name: a client never sees a server path
+        named = [c | {"source": Path(c["source"]).name} for c in expected["citations"]]
+        assert data["citations"] == named and all("/" not in c["source"] for c in data["citations"])
 
         traced = client.predict(LECTURE, True, [], api_name="/ask")
         lists = {lst["name"]: lst["hits"] for lst in traced["trace"]["lists"]}
@@ -218,3 +218,17 @@ def test_with_vs_without_retrieval_uses_the_local_llm(pipeline: Pipeline) -> Non
     prompt = grounded.trace.generation["messages"][1]["content"]
     assert prompt.count("<passage id=") == pipeline.settings.top_k
     assert grounded.abstained or all(sc.supported for sc in grounded.sentences)  # strict: only checked sentences
+
+
+def test_concurrent_asks_give_the_sequential_answers(pipeline: Pipeline) -> None:
+    """The server answers several questions at once (GROUNDED_CONCURRENCY) from one shared pipeline:
+    threads must not disturb each other (the tokenizer, the stemmer, Chroma, BM25)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    service = ChatService(pipeline)
+    questions = [LECTURE, "What are the four advantages Xi said China has for developing AI?", MADE_UP] * 4
+    expected = {q: service.ask_json(q) for q in set(questions)}
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        got = list(pool.map(service.ask_json, questions))
+    for q, data in zip(questions, got, strict=True):
+        assert (data["answer"], data["citations"]) == (expected[q]["answer"], expected[q]["citations"]), q

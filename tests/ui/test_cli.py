@@ -68,7 +68,7 @@ def test_ask_stdin_one_json_per_line_and_explain(demo_index: Settings) -> None:
         (["ingest", "--index", "{tmp}/idx", "/nonexistent/docs"], "no such file or folder"),
         (["eval", "/nonexistent.jsonl"], "no question file"),
         (["ask", "--top-k", "99", "Who?"], "top_k"),
-        (["ask", "--generator", "gpt", "Who?"], "invalid choice: 'gpt' (choose from extractive, local, openai)"),
+        (["ask", "--generator", "gpt", "Who?"], "invalid choice: 'gpt' (choose from 'extractive', 'local', 'openai')"),
         (["eval", "--policies", "flag,lenient", "x.jsonl"], "unknown policy lenient"),
         (
             ["ask", "--generator", "openai", "--index", "{tmp}/idx", "Who?"],

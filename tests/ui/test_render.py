@@ -504,15 +504,15 @@ def test_documents_rows_format_and_tolerate_missing_fields() -> None:
     epoch = 1_700_000_000
     rows = documents_rows(
         [
-            {"name": "a.pdf", "path": "/d/a.pdf", "chunks": 12, "ingested": "2025-04-26T10:30:00", "size": 2048},
+            {"name": "a.pdf", "where": "uploaded", "chunks": 12, "ingested": "2025-04-26T10:30:00", "size": 2048},
             {"path": "/d/b.txt", "chunks": "3", "ingested": epoch},
             {"name": "c.md"},
             {"name": "d.md", "ingested": "yesterday", "size": 5 * 1024 * 1024},
         ]
     )
     assert len(DOCUMENT_HEADERS) == len(rows[0])
-    assert rows[0] == ["a.pdf", 12, "2025-04-26 10:30", "2.0 KB", "/d/a.pdf"]
-    assert rows[1] == ["b.txt", 3, datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M"), "", "/d/b.txt"]
+    assert rows[0] == ["a.pdf", 12, "2025-04-26 10:30", "2.0 KB", "uploaded"]
+    assert rows[1] == ["b.txt", 3, datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M"), "", ""]  # no path
     assert rows[2] == ["c.md", "", "", "", ""]
     assert rows[3] == ["d.md", "", "yesterday", "5.0 MB", ""]
     assert documents_rows([]) == [] and documents_rows(None) == []
