@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     )
     # One limit for every way a file comes in: `grounded ingest` (checked by stat, before reading) and uploads.
     max_file_mb: float = Field(
-        20.0, gt=0, description="largest file ingest and uploads accept, in MB (1 MB = 1,000,000 bytes)"
+        20.0, gt=0, le=2000, description="largest file ingest and uploads accept, in MB (1 MB = 1,000,000 bytes)"
     )
 
     top_k: int = Field(5, ge=1, le=50, description="passages the generator sees")
@@ -105,8 +105,7 @@ class Settings(BaseSettings):
     auth_file: Path | None = Field(None, description="file of UI logins, one user:password per line")
     api_token: SecretStr | None = Field(None, description="bearer token for the HTTP API (never printed)")
     insecure_no_auth: bool = Field(False, description="serve a non-loopback address with no auth (warns)")
-    # Uploads in the app (see ui.uploads): one size limit for Gradio's transfer and our check.
-    max_file_mb: float = Field(20.0, gt=0, le=2000, description="largest file accepted, in MB (10^6 bytes)")
+    # Uploads in the app (see ui.uploads) share `max_file_mb` with ingest, for Gradio's transfer and our check.
     upload_seconds: float = Field(300.0, gt=0, description="time budget to ingest one uploaded file")
     # The serve queue (see ui.app.launch): parallel answers, and how many may wait.
     concurrency: int = Field(2, ge=1, le=64, description="answers computed at once (one per core)")

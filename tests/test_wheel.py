@@ -17,6 +17,7 @@ from tests.conftest import clean_env
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
+DEV_SCRIPTS = {"bench_ingest", "bench_serve", "tune_beir", "injection"}
 LECTURE = "Who gave the lecture at the Politburo study session on AI?"
 
 
@@ -109,3 +110,60 @@ def test_installed_wheel_answers_and_runs_a_teaching_demo(
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "True"
+
+
+def _declared_closure(requirements: list[str]) -> set[str]:
+    """The distributions `requirements` bring in, transitively (extras' requirements left out)."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    seen: set[str] = set()
+    todo = [Requirement(r) for r in requirements]
+    while todo:
+        req = todo.pop()
+        name = canonicalize(req.name)
+        if name in seen or (req.marker is not None and "extra" in str(req.marker)):
+            continue
+        seen.add(name)
+        try:
+            todo.extend(Requirement(r) for r in metadata.distribution(req.name).requires or [])
+        except metadata.PackageNotFoundError:
+            continue
+    return seen
+
+
+def canonicalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_every_third_party_import_is_a_declared_dependency() -> None:
+    """The wheel's dependencies cover what the code imports (dev extras only for benchmark scripts)."""
+    import ast
+    import tomllib
+    from importlib import metadata
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    runtime = _declared_closure(project["dependencies"])
+    with_dev = runtime | _declared_closure(project["optional-dependencies"]["dev"])
+    ours = set(project.get("name", "").split()) | {"ingest", "rag", "ui", "eval", "tests"}
+    owners = metadata.packages_distributions()
+    missing = []
+    for package in ("ingest", "rag", "ui", "eval"):
+        for path in sorted((REPO / package).rglob("*.py")):
+            # benchmark and measurement scripts (`python -m eval.X`) run from a dev install
+            allowed = with_dev if path.parent.name == "eval" and path.stem in DEV_SCRIPTS else runtime
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                names = (
+                    [a.name for a in node.names]
+                    if isinstance(node, ast.Import)
+                    else [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else []
+                )
+                for name in names:
+                    top = name.split(".")[0]
+                    if top in sys.stdlib_module_names or top in ours or top == "__future__":
+                        continue
+                    dists = {canonicalize(d) for d in owners.get(top, [top])}
+                    if not dists & allowed:
+                        missing.append(f"{path.relative_to(REPO)} imports {top} ({', '.join(sorted(dists))})")
+    assert not missing, "not declared in pyproject.toml dependencies: " + "; ".join(sorted(set(missing)))
