@@ -1,4 +1,4 @@
-"""Question sets: JSONL rows `{"id", "question", "answerable", "answers": [...], "sources": [...]}`."""
+"""Question sets: JSONL rows `{"id", "question", "answerable", "answers": [...], "sources": [...]}`, optional "type"."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ class EvalQuestion:
     answerable: bool
     answers: tuple[str, ...]
     sources: tuple[str, ...]
+    type: str = ""  # optional question kind (e.g. "factoid", "off-topic"): reports break metrics down by it
 
 
 def load_questions(path: Path) -> list[EvalQuestion]:
@@ -54,7 +55,12 @@ def load_questions(path: Path) -> list[EvalQuestion]:
         ids.add(qid)
         out.append(
             EvalQuestion(
-                qid, str(row["question"]), bool(row["answerable"]), tuple(row["answers"]), tuple(row["sources"])
+                qid,
+                str(row["question"]),
+                bool(row["answerable"]),
+                tuple(row["answers"]),
+                tuple(row["sources"]),
+                str(row.get("type") or ""),
             )
         )
     if not out:

@@ -62,6 +62,55 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, flo
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def bootstrap_interval(
+    values: Sequence[float], resamples: int = 2000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean (95% by default); seeded, so the same input gives the same interval.
+
+    >>> bootstrap_interval([1.0, 1.0, 1.0])
+    (1.0, 1.0)
+    """
+    x = np.asarray([v for v in values if v is not None], dtype=float)
+    if x.size == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    means = x[rng.integers(0, x.size, size=(resamples, x.size))].mean(axis=1)
+    alpha = (1 - level) / 2
+    lo, hi = np.quantile(means, [alpha, 1 - alpha])
+    return float(lo), float(hi)
+
+
+def risk_coverage(
+    scores: Sequence[float], correct: Sequence[bool]
+) -> list[tuple[float, float, float]]:
+    """(threshold, coverage, accuracy of the answered) as the abstention threshold sweeps the scores.
+
+    A question is answered when its score is at least the threshold; `correct` says whether its answer
+    would be right (an answered unanswerable question is wrong). One point per distinct score, highest first.
+
+    >>> risk_coverage([0.9, 0.5, 0.2], [True, False, True])
+    [(0.9, 0.3333333333333333, 1.0), (0.5, 0.6666666666666666, 0.5), (0.2, 1.0, 0.6666666666666666)]
+    """
+    if len(scores) != len(correct):
+        raise ValueError("scores and correct must have the same length")
+    pairs = sorted(zip(scores, correct, strict=True), key=lambda p: -p[0])
+    n = len(pairs)
+    out: list[tuple[float, float, float]] = []
+    right = 0
+    for i, (score, ok) in enumerate(pairs, 1):
+        right += bool(ok)
+        if i == n or pairs[i][0] != score:
+            out.append((float(score), i / n, right / i))
+    return out
+
+
+def operating_point(scores: Sequence[float], correct: Sequence[bool], threshold: float) -> tuple[float, float | None]:
+    """(coverage, accuracy of the answered) when the questions scoring at least `threshold` are answered."""
+    answered = [ok for s, ok in zip(scores, correct, strict=True) if s >= threshold]
+    n = len(scores)
+    return (len(answered) / n if n else 0.0), (sum(answered) / len(answered) if answered else None)
+
+
 def summarize(records: Sequence[dict]) -> dict:
     """Summary metrics over per-question records (see eval.runner.score_answer)."""
     ans = [r for r in records if r["answerable"]]

@@ -78,6 +78,43 @@ def score_answer(q: EvalQuestion, answer: Answer, latency_ms: float, judge: Judg
     }
 
 
+def abstention_score(answer: Answer) -> float | None:
+    """The score the abstention threshold is compared with (extractive: the best evidence); None if there is none."""
+    value = answer.trace.generation.get("evidence")
+    return float(value) if isinstance(value, int | float) else None
+
+
+def correct_if_answered(record: dict[str, Any], answer: Answer) -> bool | None:
+    """Whether the answer would be right if it were given (for the risk-coverage curve).
+
+    Answered: its text contains a gold answer. Abstained: the best extractive candidate (what a lower
+    threshold would quote) contains one. An unanswerable question is never right to answer. None when
+    the record says neither whether the question is answerable nor its gold answers.
+    """
+    answerable = record.get("answerable", record.get("has_answer"))
+    gold = record.get("gold")
+    if answerable is None or gold is None:
+        return None
+    if not answerable:
+        return False
+    if not answer.abstained:
+        return contains_answer(answer.text, gold)
+    cands = answer.trace.generation.get("candidates") or []
+    return bool(cands) and contains_answer(str(cands[0].get("text", "")), gold)
+
+
+def with_trace(record: dict[str, Any], item: Any, answer: Answer) -> dict[str, Any]:
+    """The record with the run-folder fields (notes/ISSUE11.md): type, score, timings, trace, correct_if_answered."""
+    kind = getattr(item, "type", None)
+    if kind:
+        record.setdefault("type", kind)
+    record.setdefault("score", abstention_score(answer))
+    record.setdefault("correct_if_answered", correct_if_answered(record, answer))
+    record.setdefault("timings", {k: round(v, 1) for k, v in answer.timings_ms.items()})
+    record.setdefault("trace", answer.trace.to_dict())
+    return record
+
+
 def answer_under_policies(
     pipeline: Pipeline,
     questions: Sequence[str],
@@ -108,21 +145,26 @@ def score_under_policies(
     summarize: Callable[[list[dict[str, Any]]], dict[str, Any]],
     policies: Sequence[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    judge: str = "self",
 ) -> dict[str, tuple[list[dict[str, Any]], dict[str, Any]]]:
     """{policy: (records, summary)}: each item answered once, checked under each policy, scored and summarised.
 
-    The citation judge is `pipeline.verifier.supports` (verdicts remembered across policies).
+    The citation judge is chosen by name (eval.judges: "self" = `pipeline.verifier.supports`, "llm",
+    "local"); its verdicts are remembered across policies and the summary records which judged.
     """
+    from eval.judges import load_judge
+
     policies = list(policies or [pipeline.settings.verify_policy])
-    judge = memo_judge(pipeline.verifier.supports)
+    citation_judge = load_judge(judge, pipeline)
     records: dict[str, list[dict[str, Any]]] = {p: [] for p in policies}
     answers = answer_under_policies(pipeline, [question(x) for x in items], policies, progress)
     for item, by_policy in zip(items, answers, strict=True):
         for policy, (answer, latency) in by_policy.items():
-            records[policy].append(score(item, answer, latency, judge))
+            records[policy].append(with_trace(score(item, answer, latency, citation_judge), item, answer))
     out = {}
     for policy, recs in records.items():
         summary = summarize(recs)
+        summary.update(citation_judge.record())  # "judge": "self", "judge_label": "self-judged", …
         summary["policy"] = policy
         summary["settings"] = settings_record(pipeline, policy)
         out[policy] = (recs, summary)
@@ -134,9 +176,12 @@ def run(
     questions: Sequence[EvalQuestion],
     progress: Callable[[int, int], None] | None = None,
     policies: Sequence[str] | None = None,
+    judge: str = "self",
 ) -> dict[str, tuple[list[dict[str, Any]], dict[str, Any]]]:
     """Answer every question once and check it under each policy; {policy: (records, summary)}."""
-    return score_under_policies(pipeline, questions, lambda q: q.question, score_answer, summarize, policies, progress)
+    return score_under_policies(
+        pipeline, questions, lambda q: q.question, score_answer, summarize, policies, progress, judge
+    )
 
 
 def settings_record(pipeline: Pipeline, policy: str) -> dict[str, Any]:
@@ -179,8 +224,10 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"refusal accuracy     {pct(summary['refusal_accuracy'])}  (abstained on unanswerable)",
             f"false refusals       {pct(summary['false_refusal_rate'])}  (abstained on answerable)",
             f"citation support     {pct(summary['citation_support'])}  (cited passages contain the answer)",
-            f"citation precision   {pct(summary['citation_precision'])}  (ALCE: each citation needed and supporting)",
-            f"citation recall      {pct(summary['citation_recall'])}  (ALCE: each sentence supported by its citations)",
+            f"citation precision   {pct(summary['citation_precision'])}  (ALCE: each citation needed and supporting;"
+            f" {summary.get('judge_label', 'self-judged')})",
+            f"citation recall      {pct(summary['citation_recall'])}  (ALCE: each sentence supported by its citations;"
+            f" {summary.get('judge_label', 'self-judged')})",
             f"source recall@k      {pct(summary['source_recall_at_k'])}",
             f"passage recall@k     {pct(summary['passage_recall_at_k'])}  (a top-k passage contains the answer)",
             f"latency p50 / p95    {summary['latency_ms_p50']:.0f} / {summary['latency_ms_p95']:.0f} ms",

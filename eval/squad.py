@@ -192,6 +192,8 @@ def score_squad(q: SquadQuestion, answer: Any, entails: Judge, latency_ms: float
     golds = list(q.answers) if has_answer else [""]
     prediction = "" if answer.abstained else strip_markers(answer.text)
     alce = citation_scores(answer, entails)
+    generation = getattr(answer.trace, "generation", None) or {}
+    evidence = generation.get("evidence")  # extractive only: the abstention score
     gold_cited = None
     if has_answer and not answer.abstained and answer.citations:
         gold = paragraph_source(q.paragraph_id)
@@ -212,6 +214,10 @@ def score_squad(q: SquadQuestion, answer: Any, entails: Judge, latency_ms: float
         "citation_recall": None if alce is None else alce[0],
         "citation_precision": None if alce is None else alce[1],
         "gold_cited": gold_cited,
+        # For the official best-threshold search: the no-answer probability (1 - evidence; None without
+        # an evidence score) and whether the generator itself abstained on it (no answer text to score).
+        "na_prob": None if evidence is None else round(1.0 - float(evidence), 4),
+        "generation_abstained": generation.get("decision") == "abstain",
         "sentences": [sc.to_dict() for sc in answer.sentences],
         "citations": [{"n": c.n, "source": c.chunk.source} for c in answer.citations],
         "latency_ms": latency_ms,
@@ -249,18 +255,123 @@ def summarize_squad(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
+# --- the official best-threshold search ----------------------------------------------------------
+def find_best_thresh(
+    preds: Mapping[str, str],
+    scores: Mapping[str, float],
+    na_probs: Mapping[str, float],
+    qid_to_has_ans: Mapping[str, bool],
+) -> tuple[float, float]:
+    """(best score, its no-answer-probability threshold), ported from the official SQuAD 2.0 script.
+
+    Port of `find_best_thresh` in evaluate-v2.0.py (https://rajpurkar.github.io/SQuAD-explorer/,
+    "Official evaluation script for v2.0"): start with every question unanswered (each NoAns one
+    scores 1), then answer them in increasing `na_probs` order, adding the raw score of a HasAns
+    answer and losing 1 for a non-empty answer to a NoAns question; the best running total wins,
+    the threshold is the `na_prob` of the last question answered (answer iff na_prob <= threshold).
+    `scores` are raw per-question EM or F1 of `preds` as if always answered. One difference in scale:
+    the script returns 100 x score; this returns the fraction, as the rest of the summary.
+    """
+    num_no_ans = sum(1 for k in qid_to_has_ans if not qid_to_has_ans[k])
+    cur_score = num_no_ans
+    best_score = cur_score
+    best_thresh = 0.0
+    qid_list = sorted(na_probs, key=lambda k: na_probs[k])
+    for qid in qid_list:
+        if qid not in scores:
+            continue
+        if qid_to_has_ans[qid]:  # noqa: SIM108 (kept in the script's shape)
+            diff = scores[qid]
+        else:
+            diff = -1 if preds[qid] else 0
+        cur_score += diff
+        if cur_score > best_score:
+            best_score = cur_score
+            best_thresh = na_probs[qid]
+    return best_score / len(scores), best_thresh
+
+
+def best_thresholds(records: Sequence[Mapping[str, Any]]) -> dict[str, float | None]:
+    """The script's `find_all_best_thresh` over records with a `na_prob`: best_exact/_f1 and their thresholds.
+
+    Each record's fixed prediction is its `raw_prediction` (the would-be answer of a question the
+    generator abstained on, see `evaluate`) or else its `prediction`; `*_evidence_threshold` is the
+    same cut as an evidence score (answer iff evidence >= 1 - na_prob threshold), beside the run's
+    calibrated `abstain_threshold`. All None when the answers carry no evidence score (LLM generators).
+    """
+    keys = ("best_exact", "best_exact_thresh", "best_f1", "best_f1_thresh")
+    empty: dict[str, float | None] = dict.fromkeys(
+        (*keys, "best_exact_evidence_threshold", "best_f1_evidence_threshold")
+    )
+    if not records or any(r.get("na_prob") is None for r in records):
+        return empty
+    preds = {r["id"]: r.get("raw_prediction", r["prediction"]) for r in records}
+    golds = {r["id"]: (list(r["gold"]) if r["has_answer"] else [""]) for r in records}
+    exact_raw = {q: exact_match(p, golds[q]) for q, p in preds.items()}
+    f1_raw = {q: f1_score(p, golds[q]) for q, p in preds.items()}
+    na_probs = {r["id"]: float(r["na_prob"]) for r in records}
+    has_ans = {r["id"]: bool(r["has_answer"]) for r in records}
+    best_exact, exact_thresh = find_best_thresh(preds, exact_raw, na_probs, has_ans)
+    best_f1, f1_thresh = find_best_thresh(preds, f1_raw, na_probs, has_ans)
+    return {
+        "best_exact": best_exact,
+        "best_exact_thresh": exact_thresh,
+        "best_f1": best_f1,
+        "best_f1_thresh": f1_thresh,
+        "best_exact_evidence_threshold": round(1.0 - exact_thresh, 4),
+        "best_f1_evidence_threshold": round(1.0 - f1_thresh, 4),
+    }
+
+
+def add_raw_predictions(
+    pipeline: Pipeline,
+    questions: Sequence[SquadQuestion],
+    results: Mapping[str, tuple[Sequence[dict[str, Any]], dict[str, Any]]],
+    progress: Callable[[int, int], None] | None = None,
+) -> None:
+    """Give each record the answer it would have had with no evidence threshold (`raw_prediction`).
+
+    The official search needs a prediction for every question, as a SQuAD 2.0 model always has a
+    span besides its no-answer probability. Answered questions keep their answer; only those the
+    extractive generator abstained on are drafted again with the threshold off and finished under
+    the same policy. Then each summary gets `best_thresholds` beside its calibrated threshold.
+    """
+    by_id = {q.id: q for q in questions}
+    redo = sorted({r["id"] for recs, _ in results.values() for r in recs if r.get("generation_abstained")})
+    if redo and pipeline.settings.generator == "extractive":
+        # evidence = w*similarity + (1-w)*coverage >= -1: a threshold of -1 never abstains on evidence
+        open_pipeline = pipeline.with_settings(abstain_threshold=-1.0)
+        drafts = {}
+        for i, qid in enumerate(redo, 1):
+            drafts[qid] = open_pipeline.draft(by_id[qid].question)
+            if progress:
+                progress(i, len(redo))
+        for policy, (records, _) in results.items():
+            for r in records:
+                if r["id"] in drafts:
+                    answer = open_pipeline.finish(drafts[r["id"]], policy)
+                    r["raw_prediction"] = "" if answer.abstained else strip_markers(answer.text)
+    for records, summary in results.values():
+        summary.update(best_thresholds(records))
+        summary["calibrated_threshold"] = pipeline.settings.abstain_threshold
+
+
 # --- running --------------------------------------------------------------------------------------
 def evaluate(
     pipeline: Pipeline,
     questions: Sequence[SquadQuestion],
     policies: Sequence[str] = POLICIES,
     progress: Callable[[int, int], None] | None = None,
+    judge: str = "self",
+    best_threshold: bool = True,
 ) -> dict[str, tuple[list[dict[str, Any]], dict[str, Any]]]:
     """{policy: (records, summary)}: each question drafted once, then checked and scored under every policy.
 
-    The citation judge is `pipeline.verifier.supports`; latency is the draft time plus that policy's check.
+    The citation judge is chosen by name (see eval.judges; default "self", our verifier); latency is
+    the draft time plus that policy's check. With `best_threshold`, each summary also has the official
+    script's best EM/F1 thresholds (see `add_raw_predictions`).
     """
-    return score_under_policies(
+    results = score_under_policies(
         pipeline,
         questions,
         lambda q: q.question,
@@ -268,7 +379,11 @@ def evaluate(
         summarize_squad,
         policies,
         progress,
+        judge,
     )
+    if best_threshold:
+        add_raw_predictions(pipeline, questions, results, progress)
+    return results
 
 
 def format_report(results: Mapping[str, tuple[Sequence[Mapping[str, Any]], Mapping[str, Any]]]) -> str:
@@ -308,8 +423,16 @@ def format_report(results: Mapping[str, tuple[Sequence[Mapping[str, Any]], Mappi
         lines.insert(
             0,
             f"{s['questions']} questions ({s['HasAns']['count']} HasAns, {s['NoAns']['count']} NoAns); "
-            "scores in %, citations judged ALCE-style by the verifier",
+            f"scores in %, citations judged ALCE-style ({s.get('judge_label', 'self-judged')})",
         )
+        if first[1].get("best_f1") is not None:
+            for policy, (_, s) in results.items():
+                lines.append(
+                    f"{policy}: calibrated threshold {s['calibrated_threshold']:.3f}: F1 {pct(s['overall']['f1'])}, "
+                    f"EM {pct(s['overall']['exact'])}; best (official search): F1 {pct(s['best_f1'])} at "
+                    f"evidence >= {s['best_f1_evidence_threshold']:.3f}, EM {pct(s['best_exact'])} at "
+                    f">= {s['best_exact_evidence_threshold']:.3f}"
+                )
     return "\n".join(lines)
 
 

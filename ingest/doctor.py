@@ -110,6 +110,11 @@ def check(root: Path, progress: Callable[[int, int], None] | None = None) -> Che
     repair = f"run `grounded doctor --repair --index {root}`"
     problems: list[str] = []
     notes: list[str] = []
+    if index.fallback_from:
+        problems.append(
+            f"the manifest names data folder {index.fallback_from}, which is missing (read {index.data_dir.name} "
+            f"instead): {repair}"
+        )
     listed = index.manifest.chunk_ids
     wanted = set(listed)
     if len(wanted) != len(listed):

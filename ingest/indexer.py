@@ -184,7 +184,14 @@ def _ingest_locked(
     t0 = time.perf_counter()
     cfg = chunker_config(settings)
     root = Path(settings.index).expanduser()
-    current = Index.open(root) if Index.exists(root) else None
+    current = None
+    if Index.exists(root):
+        try:
+            current = Index.open(root)
+        except IndexMismatchError:
+            if not fresh:
+                raise
+            # A rebuild needs nothing from an unreadable (or other-format) manifest: it starts a fresh index.
     if current is not None and not fresh:
         current.check_compatible(settings.embedding_model, cfg.to_dict())
         if settings.multilingual and not current.manifest.multilingual_model:
@@ -331,14 +338,27 @@ def rebuild(paths: Sequence[Path] | None, settings: Settings, *, progress: bool 
 
     With no paths, re-reads the files the old index lists. Files uploaded through the app
     (`<index>/uploads/`) are always kept. The old generation stays readable until the new one
-    is complete.
+    is complete. An unreadable or other-format manifest is not needed: the rebuild then starts a
+    fresh index from the named paths plus `uploads/` (with no paths, from `uploads/` alone).
     """
     root = Path(settings.index).expanduser()
     with write_lock(root, settings.lock_timeout, "rebuild"):
         multilingual = settings.multilingual
         gone: list[FileResult] = []
+        old: Index | None = None
+        unreadable: IndexMismatchError | None = None
         if Index.exists(root):
-            old = Index.open(root)
+            try:
+                old = Index.open(root)
+            except IndexMismatchError as e:
+                unreadable = e
+        if unreadable is not None:
+            uploads_dir = root / "uploads"
+            has_uploads = uploads_dir.is_dir() and any(f.is_file() for f in uploads_dir.rglob("*"))
+            if not paths and not has_uploads:
+                raise unreadable  # its message names the files to rebuild from
+            paths = [*(paths or []), *([uploads_dir] if has_uploads else [])]
+        elif old is not None:
             multilingual = multilingual or bool(old.manifest.multilingual_model)  # kept across rebuilds
             listed = list(old.manifest.documents)
             kept_dir = root.resolve() / "uploads"

@@ -196,22 +196,36 @@ class _NoiseHandler(logging.Handler):
 def captured_noise() -> Iterator[list[str]]:
     """Warnings and log lines libraries emit while a file loads (pypdf's "EOF marker not found", …), collected.
 
-    They never reach the terminal raw: the caller turns them into the file's reason or drops them.
+    They never reach the terminal raw: the caller turns them into the file's reason or drops them. Only what
+    the calling thread emits is collected: in `grounded serve` other threads' log records and warnings go
+    where they always go (the warning filter is process-wide, so during a load another thread's warning
+    is shown every time rather than once per place).
 
     >>> with captured_noise() as noise:
     ...     doc = loader_for(path).load(path)
     """
     noise: list[str] = []
     handler = _NoiseHandler(noise)
+    thread = handler.thread
     root = logging.getLogger()
     root.addHandler(handler)  # a root handler also stops logging's last-resort print to stderr
     try:
-        with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
+        with _WARNINGS_LOCK, warnings.catch_warnings():
+            others = warnings.showwarning  # what other threads' warnings go to meanwhile
+
+            def show(
+                message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None
+            ) -> None:
+                if threading.get_ident() == thread:
+                    noise.append(printable(str(message).strip()))
+                else:
+                    others(message, category, filename, lineno, file, line)
+
             warnings.simplefilter("always")
+            warnings.showwarning = show  # restored by catch_warnings
             yield noise
     finally:
         root.removeHandler(handler)
-    noise.extend(printable(str(w.message).strip()) for w in caught)
 
 
 def markdown_headings(text: str) -> list[tuple[int, int, str]]:

@@ -1,32 +1,22 @@
 """The index: a stable folder whose manifest points at the generation that holds the data.
 
-    <index>/manifest.json          embedding model, chunker settings, documents with content hashes,
-                                   and `generation`/`data`: which subfolder is live
+    <index>/manifest.json          which generation is live, and what it holds (rag.generations)
     <index>/gen-000007/chroma/     Chroma PersistentClient (telemetry off), collection "chunks"
     <index>/gen-000007/bm25/       bm25s index + ids.json (row -> chunk id)
     <index>/uploads/               files uploaded through the app (never replaced by a write)
 
-A write never touches the live generation: it builds the next one beside it (a copy of the
-Chroma files plus new chunks, or a fresh collection), then swaps the manifest in with one atomic
-`os.replace`. Readers see the index before or after a write, never half of it; a killed write
-leaves only an unreferenced folder, removed by the next write. The previous generation is kept
-until the one after, so a reader that opened it just before the swap can finish.
+This module is the store (Chroma and BM25) of one generation; rag.generations holds the manifest and
+how generations are numbered, published, found again and removed. A write builds the next generation
+beside the live one (`next_generation`), fills it, and `commit()`s it: readers never see half of it.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import os
-import re
 import shutil
-import sys
-import tempfile
 import threading
-import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +24,22 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
 from rag import keyword
-from rag.errors import IndexMismatchError, IndexNotFoundError
+from rag.errors import IndexMismatchError
+from rag.generations import (
+    MANIFEST,
+    Stamp,
+    cleanup_after_publish,
+    latest_generation,
+    open_manifest,
+    pause_point,
+    publish,
+    readable_data,
+    stamp_of,
+)
+from rag.generations import DocumentRecord as DocumentRecord
+from rag.generations import Manifest as Manifest
 from rag.types import Chunk
 
-MANIFEST_VERSION = 1
 # Chroma's SharedSystemClient registers a path's System before starting it, unlocked: request threads opening
 # a new generation at once (after an upload) saw "'RustBindingsAPI' object has no attribute 'bindings'" and
 # KeyError on the path (eval/bench_serve.py). Clients are created one at a time.
@@ -48,79 +50,6 @@ _ADD_BATCH = 4000  # documents per Chroma add (Chroma's own limit is ~5,461)
 ENCODE_GROUP = 2048  # chunks embedded and written per step: memory stays bounded whatever the corpus size
 # HNSW graph settings of new collections (Chroma's defaults are M=16, ef 100/100); see README "Safety and limits".
 HNSW = {"hnsw:space": "cosine", "hnsw:M": 32, "hnsw:construction_ef": 200, "hnsw:search_ef": 200}
-_GENERATION = re.compile(r"^gen-(\d{6,})$")
-
-
-def _pause_point(stage: str) -> None:
-    """For the crash tests only (tests/ingest/test_crash.py): wait at `stage` (STAGE[:SECONDS]) so the test can kill us."""
-    where, _, seconds = os.environ.get("GROUNDED_TEST_PAUSE_AT", "").partition(":")
-    if where == stage:
-        print(f"paused at {stage}", file=sys.stderr, flush=True)
-        time.sleep(float(seconds or 600))
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-@dataclass
-class DocumentRecord:
-    """One ingested source document."""
-
-    path: str
-    content_hash: str
-    chunk_ids: list[str]
-    title: str = ""
-    ingested_at: str = field(default_factory=now_iso)
-    chars: int = 0
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Manifest:
-    """What the index holds and how it was built; anything that changes comparability is here."""
-
-    embedding_model: str
-    embedding_dim: int
-    chunker: dict[str, Any]
-    documents: dict[str, DocumentRecord] = field(default_factory=dict)
-    multilingual_model: str = ""  # set when the index also holds multilingual vectors
-    version: int = MANIFEST_VERSION
-    created_at: str = field(default_factory=now_iso)
-    updated_at: str = field(default_factory=now_iso)
-    generation: int = 0  # bumped by every write; readers reopen when it changes
-    data: str = ""  # subfolder holding chroma/ and bm25/ ("" = an index made before generations: the root)
-
-    @classmethod
-    def load(cls, path: Path) -> Manifest:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        docs = {k: DocumentRecord(**v) for k, v in data.pop("documents", {}).items()}
-        return cls(documents=docs, **data)
-
-    def save(self, path: Path) -> None:
-        """Write atomically (temp file + fsync + rename), so a crash never leaves half a manifest."""
-        self.updated_at = now_iso()
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".manifest.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(asdict(self), f, ensure_ascii=False, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        _pause_point("manifest")
-        os.replace(tmp, path)
-
-    @property
-    def chunk_count(self) -> int:
-        return sum(len(d.chunk_ids) for d in self.documents.values())
-
-    @property
-    def chunk_ids(self) -> list[str]:
-        """Every chunk id, in manifest order (documents, then chunk order)."""
-        return [cid for rec in self.documents.values() for cid in rec.chunk_ids]
-
-
-def _stamp(path: Path) -> tuple[int, int, int]:
-    st = path.stat()
-    return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 class Index:
@@ -139,7 +68,10 @@ class Index:
         self._collections: dict[str, Any] = {}
         self._store: Any = None
         self._bm25: tuple[Any, list[str]] | None = None
-        self._stamp: tuple[int, int, int] | None = None
+        self._stamp: Stamp | None = None
+        self._published = False  # set by commit() once the manifest points here: never discarded after that
+        self._base = ""  # the generation this one was made from (kept by the cleanup after the commit)
+        self.fallback_from = ""  # the missing generation folder the manifest named, when open() fell back
 
     @property
     def embeddings(self) -> Embeddings | None:
@@ -159,43 +91,15 @@ class Index:
     # --- opening -------------------------------------------------------------------------
     @staticmethod
     def exists(root: Path) -> bool:
-        return (Path(root).expanduser() / "manifest.json").is_file()
+        return (Path(root).expanduser() / MANIFEST).is_file()
 
     @classmethod
     def open(cls, root: Path, embeddings: Embeddings | None = None) -> Index:
-        root = Path(root).expanduser()
-        for attempt in range(20):
-            if not cls.exists(root):
-                raise IndexNotFoundError(
-                    f"no index at {root}: run `grounded ingest --index {root} PATH...` first "
-                    "(or `grounded ingest` for the demo corpus in the default index)"
-                )
-            path = root / "manifest.json"
-            try:
-                stamp = _stamp(path)
-                manifest = Manifest.load(path)
-            except FileNotFoundError:
-                continue
-            except (ValueError, TypeError, KeyError) as e:
-                raise IndexMismatchError(
-                    f"index manifest at {path} is unreadable ({e}): rebuild the index with "
-                    f"`grounded ingest --rebuild --index {root} PATH...` (name the files)"
-                ) from None
-            if manifest.version != MANIFEST_VERSION:
-                raise IndexMismatchError(
-                    f"index at {root} has format {manifest.version}, this version reads {MANIFEST_VERSION}: "
-                    f"rebuild it with `grounded ingest --rebuild --index {root}`"
-                )
-            if manifest.data and not (root / manifest.data).is_dir():
-                # Two writes swapped in since this manifest was read: read the new one.
-                time.sleep(0.05 * (attempt + 1))
-                continue
-            index = cls(root, manifest, embeddings)
-            index._stamp = stamp
-            return index
-        raise IndexMismatchError(
-            f"index at {root} changed repeatedly while being opened: check it with `grounded doctor --index {root}`"
-        )
+        manifest, stamp, missing = open_manifest(Path(root).expanduser())
+        index = cls(Path(root).expanduser(), manifest, embeddings)
+        index._stamp = stamp
+        index.fallback_from = missing
+        return index
 
     @classmethod
     def create(cls, root: Path, embedding_model: str, embedding_dim: int, chunker: dict[str, Any]) -> Index:
@@ -209,7 +113,7 @@ class Index:
         if self._stamp is None:  # not opened from disk
             return False
         try:
-            return _stamp(self.root / "manifest.json") != self._stamp
+            return stamp_of(self.root / MANIFEST) != self._stamp
         except FileNotFoundError:
             return False
 
@@ -242,9 +146,10 @@ class Index:
         """
         self.close()
         manifest = copy.deepcopy(self.manifest)
-        manifest.generation = max(self.manifest.generation, _latest_generation(self.root)) + 1
+        manifest.generation = max(self.manifest.generation, latest_generation(self.root)) + 1
         manifest.data = f"gen-{manifest.generation:06d}"
         nxt = Index(self.root, manifest, self.embeddings)
+        nxt._base = self.manifest.data
         shutil.rmtree(nxt.data_dir, ignore_errors=True)
         nxt.data_dir.mkdir(parents=True)
         if not fresh and (self.data_dir / "chroma").is_dir():
@@ -252,20 +157,24 @@ class Index:
         return nxt
 
     def commit(self) -> None:
-        """Publish this generation: flush Chroma, swap the manifest in, remove generations no reader needs."""
+        """Publish this generation: flush Chroma, swap the manifest in, then remove generations no reader needs.
+
+        Once the manifest is swapped in the generation is published: `discard()` no longer removes it, and
+        the cleanup is best effort (what it can't remove now, the next write removes).
+        """
         self.close()
         if not (self.data_dir / "bm25" / "ids.json").is_file():
             self.rebuild_keyword_index()
             self.close()
-        previous = Manifest.load(self.root / "manifest.json").data if Index.exists(self.root) else None
-        self.manifest.save(self.root / "manifest.json")
-        self._stamp = _stamp(self.root / "manifest.json")
-        remove_stale_generations(self.root, keep={self.manifest.data, previous or ""})
+        previous = readable_data(self.root)
+        self._stamp = publish(self.root, self.manifest)
+        self._published = True
+        cleanup_after_publish(self.root, keep={self.manifest.data, previous or "", self._base})
 
     def discard(self) -> None:
-        """Drop an unpublished generation (after a failed write)."""
+        """Drop an unpublished generation (after a failed write); a published one is never removed."""
         self.close()
-        if self.manifest.data:
+        if self.manifest.data and not self._published:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
     # --- dense store ---------------------------------------------------------------------
@@ -333,7 +242,7 @@ class Index:
         for i in range(0, len(chunks), ENCODE_GROUP):
             group = chunks[i : i + ENCODE_GROUP]
             vectors = embeddings.encode([embed_text(c) for c in group], progress=progress)
-            _pause_point("embedding")
+            pause_point("embedding")
             self.add_vectors(group, vectors, collection)
             del vectors
 
@@ -349,7 +258,7 @@ class Index:
                 documents=[d.page_content for d in docs],
                 metadatas=[d.metadata for d in docs],
             )
-            _pause_point("chroma")
+            pause_point("chroma")
 
     def copy_from(self, other: Index, ids: Sequence[str], collection: str = COLLECTION) -> int:
         """Copy stored records (text, metadata and vector: nothing re-embedded) from `other`; returns how many."""
@@ -450,7 +359,7 @@ class Index:
             (tmp / "ids.json").write_text("[]", encoding="utf-8")
         if final.exists():
             final.rename(old)
-        _pause_point("keyword")
+        pause_point("keyword")
         tmp.rename(final)
         shutil.rmtree(old, ignore_errors=True)
         self._bm25 = None
@@ -486,29 +395,6 @@ class Index:
 
         return bm25s.BM25.load(str(folder), show_progress=False, verbosity=0), ids
 
-    def save_manifest(self) -> None:
-        self.manifest.save(self.root / "manifest.json")
-
-
-def _latest_generation(root: Path) -> int:
-    """The highest generation number with a folder under `root` (committed or not)."""
-    nums = [int(m.group(1)) for p in root.glob("gen-*") if (m := _GENERATION.match(p.name))] if root.is_dir() else []
-    return max(nums, default=0)
-
-
-def remove_stale_generations(root: Path, keep: set[str]) -> None:
-    """Remove generation folders (and the pre-generation data in the root) not named in `keep`."""
-    if not root.is_dir():
-        return
-    for p in root.iterdir():
-        if _GENERATION.match(p.name) and p.name not in keep:
-            shutil.rmtree(p, ignore_errors=True)
-        elif p.name.startswith(".manifest.") and p.name.endswith(".tmp"):
-            p.unlink(missing_ok=True)
-    if "" not in keep:
-        for name in ("chroma", "bm25", "bm25.tmp", "bm25.old"):
-            shutil.rmtree(root / name, ignore_errors=True)
-
 
 def copy_index(root: Path, dest: Path) -> Path:
     """Copy the live generation of the index at `root` (not its uploads, older generations or lock) to `dest`.
@@ -524,7 +410,7 @@ def copy_index(root: Path, dest: Path) -> Path:
         for name in ("chroma", "bm25"):
             if (index.root / name).is_dir():
                 shutil.copytree(index.root / name, dest / name)
-    index.manifest.save(dest / "manifest.json")
+    index.manifest.save(dest / MANIFEST)
     return dest
 
 

@@ -34,6 +34,7 @@ PUBLIC_PREFIXES = ("/assets/", "/static/", "/svelte/", "/gradio_api/theme.css", 
 PUBLIC_API = frozenset({"/gradio_api/login_check", "/gradio_api/login_check/"})  # answers 401 itself
 # Gradio's launch() calls this itself, without credentials, to run the startup events once; it returns a bool.
 ALWAYS_PUBLIC = frozenset({"/gradio_api/startup-events"})
+_WARNED: set[str] = set()  # hosts already warned about in this process (--insecure-no-auth)
 
 
 def parse_logins(entries: Iterable[str], where: str) -> dict[str, str]:
@@ -126,6 +127,9 @@ def check_exposure(host: str, access: Access, insecure_no_auth: bool) -> None:
             "Add --auth user:password (or GROUNDED_AUTH, --auth-file FILE) and/or GROUNDED_API_TOKEN, "
             "use --host 127.0.0.1, or pass --insecure-no-auth"
         )
+    if host in _WARNED:  # `grounded serve` checks before loading, launch() again: one warning is enough
+        return
+    _WARNED.add(host)
     print(
         f"grounded: WARNING: serving {host} with no authentication (--insecure-no-auth): anyone who can reach "
         "this port can read every document, upload files and use the API",
@@ -172,16 +176,12 @@ class AccessGate:
     def _logged_in(self, gradio: Any, cookie_header: str) -> bool:
         if gradio is None or not self.access.users:
             return False
-        from http.cookies import CookieError, SimpleCookie
+        from starlette.requests import cookie_parser  # lenient, as Gradio's own: one odd cookie spoils nothing
 
-        jar: SimpleCookie = SimpleCookie()
-        try:
-            jar.load(cookie_header)
-        except CookieError:
-            return False
+        jar = cookie_parser(cookie_header)
         for name in (f"access-token-{gradio.cookie_id}", f"access-token-unsecure-{gradio.cookie_id}"):
-            morsel = jar.get(name)
-            user = gradio.tokens.get(morsel.value) if morsel is not None else None
+            value = jar.get(name)
+            user = gradio.tokens.get(value) if value else None
             if user is not None and user != API_USER:
                 return True
         return False

@@ -7,7 +7,6 @@ documents in the index (with upload), teaching mode, and the `/ask` HTTP API.
 
 from __future__ import annotations
 
-import html
 import os
 import shutil
 import signal
@@ -23,20 +22,25 @@ from typing import Any
 import gradio as gr
 
 from rag.errors import GroundedError, IngestError
+from rag.index import copy_index
 from rag.pipeline import Pipeline
 from rag.types import Answer, Generation
-from ui.access import Access
+from ui.access import Access, check_exposure
 from ui.memory import kept_answers, limit_heap_growth
 from ui.render import (
     CSS,
     DOCUMENT_HEADERS,
     INGEST_RESULT_HEADERS,
     answer_html,
+    closed_book_html,
     documents_rows,
+    error_html,
     glass_box_html,
     ingest_result_rows,
     marked_text_html,
+    note_html,
     source_html,
+    streaming_html,
     user_html,
 )
 from ui.uploads import UPLOAD_TYPES, UploadJob, uploads_dir
@@ -226,9 +230,9 @@ class ChatService:
         return job.results
 
     def _reopen(self) -> None:
-        with self._lock:
-            self.pipeline = self.pipeline.reopened()
-            self._variants.clear()
+        """After an upload: follow the new generation (the pipeline and its variants share it; the generation
+        before last is closed, so no Chroma client of a deleted generation stays open)."""
+        self.pipeline.refresh()
         document_context.cache_clear()
 
     # --- teaching mode ---------------------------------------------------------------------------
@@ -253,8 +257,9 @@ class ChatService:
                 )
         folder = tempfile.TemporaryDirectory(prefix="grounded-scratch-")
         scratch = Scratch(folder, kind)
+        root = Path(self.pipeline.settings.index).expanduser()
         try:
-            shutil.copytree(self.pipeline.settings.index, scratch.root, ignore=shutil.ignore_patterns("uploads"))
+            _copy_live_generation(root, scratch.root)
             ingest([path], self.pipeline.settings.with_overrides(index=scratch.root), progress=False)
         except BaseException:
             folder.cleanup()
@@ -296,6 +301,24 @@ class ChatService:
             self.remove_failure_demo(session)
 
 
+def _copy_live_generation(root: Path, dest: Path, attempts: int = 3) -> None:
+    """Copy the index's live generation (not uploads, older or half-written ones) to `dest`, retrying when a
+    concurrent write swaps generations mid-copy; a GroundedError with the fix if it keeps failing."""
+    for attempt in range(attempts):
+        try:
+            copy_index(root, dest)
+            return
+        except OSError as e:  # shutil.Error too: a writer removed the generation being copied
+            shutil.rmtree(dest, ignore_errors=True)
+            if attempt + 1 == attempts:
+                why = e.strerror or str(e)[:200]
+                raise GroundedError(
+                    f"could not copy the index for the failure demo ({why}): another write kept changing it; "
+                    "try again once the ingest has finished"
+                ) from None
+            time.sleep(0.2 * (attempt + 1))
+
+
 def llm_name(generator: str) -> str:
     """The generator for "without retrieval": the chosen one if it is an LLM, else the packaged local model."""
     return generator if generator in ("local", "openai") else "local"
@@ -329,7 +352,7 @@ def _bot(body: str) -> dict[str, str]:
 
 
 def _error_html(e: Exception) -> str:
-    return f'<div class="g-error">⚠ {html.escape(str(e))}</div>'
+    return error_html(e)
 
 
 def _session(request: gr.Request | None) -> str:
@@ -364,7 +387,7 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
         try:
             for item in service.stream(message, history, generator, top_k, policy):
                 if isinstance(item, Generation):
-                    chat[-1] = _bot(f'<div class="g-streaming">{marked_text_html(item.text)}</div>')
+                    chat[-1] = _bot(streaming_html(item.text))
                     yield chat, answers, gr.skip(), gr.skip(), ""
                 else:
                     data = item.to_dict(include_trace=True)
@@ -420,13 +443,12 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                     else answer_html(service.public(item.to_dict(include_trace=True)))
                 )
                 yield left, right
+            text = ""
             for gen in service.closed_book(question, llm):
-                right = f'<div class="g-closed-book">{html.escape(gen.text)}</div>'
+                text = gen.text
+                right = closed_book_html(text)
                 yield left, right
-            right += (
-                '<div class="g-note">No passages: nothing here is cited or checked — the model answers from memory.'
-                "</div>"
-            )
+            right = closed_book_html(text, done=True)
             yield left, right
         except GroundedError as e:
             yield left, _error_html(e)
@@ -463,7 +485,7 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
             return _error_html(e), "", None
         kind = service.failure_demo(session)
         where = f"scratch copy + {kind}" if kind else "main index"
-        head = f'<div class="g-note">Index: {html.escape(where)}</div>'
+        head = note_html(f"Index: {where}")
         shown = service.public(answer)
         return head + answer_html(shown), glass_box_html(shown), answer
 
@@ -597,11 +619,13 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
 
 def launch(pipeline: Pipeline, host: str = "127.0.0.1", port: int = 7860, access: Access | None = None) -> None:
     """Serve the app until interrupted: the queue, the logins/token gate and the file limits set on purpose.
+    A non-loopback `host` without logins or a token is refused unless settings.insecure_no_auth (then it warns).
 
     >>> launch(Pipeline.from_settings(s), s.host, s.port, Access.from_settings(s))   # `grounded serve`
     """
     s = pipeline.settings
-    access = access or Access()
+    access = access if access is not None else Access.from_settings(s)
+    check_exposure(host, access, s.insecure_no_auth)  # library callers too, not only `grounded serve`
     limit_heap_growth()  # else glibc's arenas keep every freed tensor: RSS +80% over 3 rounds (ui/memory.py)
     # Gradio keeps uploads and every file it serves in its temp folder; a private one per server means
     # `/gradio_api/file=` can reach only this server's own uploads, never another app's or the system's.

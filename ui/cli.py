@@ -7,6 +7,10 @@
     grounded serve [--host 127.0.0.1] [--port 7860]
     grounded eval eval/data/demo_questions.jsonl [--policies flag,drop,strict] [--out DIR]
     grounded eval --format squad ../shared/bench/squad2_cs224n/dev-v2.0.json [--sample 500]
+    grounded eval --format rgb ../shared/bench/rgb/zh_refine.json [--limit N] [--out DIR]
+    grounded eval --format crag ../shared/bench/crag_example/dev_data.jsonl.bz2 [--out DIR]
+    grounded eval eval/data/demo_questions.jsonl --sweep top_k=3,5,8 --sweep abstain_threshold=0.3,0.39,0.5 --out DIR
+    grounded eval compare RUN_A RUN_B [RUN_C ...] [--out DIR]
 
 Settings come from GROUNDED_* environment variables; flags override them.
 """
@@ -91,7 +95,10 @@ def _parser() -> argparse.ArgumentParser:
         "--auth",
         action="append",
         metavar="USER:PASSWORD",
-        help="a UI login (repeat for more; env GROUNDED_AUTH='u:p,u2:p2'); API clients may log in with it too",
+        help=(
+            "a UI login (repeat for more); API clients may log in with it too. Prefer env GROUNDED_AUTH='u:p,u2:p2' "
+            "or --auth-file: a flag's password shows in the process list"
+        ),
     )
     srv.add_argument("--auth-file", type=Path, help="file of UI logins, one user:password per line")
     srv.add_argument(
@@ -107,7 +114,7 @@ def _parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", parents=[common, retrieval], help="score the pipeline on a JSONL question set")
     ev.add_argument("file", type=Path, metavar="PATH", help="JSONL question set, or a BEIR folder with --format beir")
-    ev.add_argument("--format", choices=["questions", "beir", "squad"], default="questions", help="what PATH holds")
+    ev.add_argument("--format", choices=["questions", "beir", "squad", "rgb", "crag"], default="questions", help="what PATH holds")
     ev.add_argument("--split", default="test", help="BEIR qrels split (default test; tune on train)")
     ev.add_argument(
         "--policies",
@@ -118,8 +125,29 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--part", choices=["test", "calib"], default="test", help="SQuAD: the test sample or the disjoint calib one"
     )
-    ev.add_argument("--seed", type=int, default=0, help="SQuAD: sampling seed (default 0)")
+    ev.add_argument("--seed", type=int, default=0, help="SQuAD, RGB: sampling seed (default 0)")
+    ev.add_argument("--limit", type=int, help="RGB, CRAG: only the first N questions")
+    ev.add_argument(
+        "--judge",
+        choices=["self", "llm", "local"],
+        default="self",
+        help="ALCE citation judge: self (our verifier; 'self-judged'), llm (the GROUNDED_OPENAI_* model), "
+        "local (the packaged SmolLM2)",
+    )
     ev.add_argument("--out", type=Path, help="write per-item results and summary.json here")
+    ev.add_argument(
+        "--sweep",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="run the grid of these settings (repeat for more keys), e.g. --sweep top_k=3,5 --sweep verify_policy=flag,drop",
+    )
+
+    cmp = sub.add_parser("compare", help="compare eval runs (also `grounded eval compare`)")
+    cmp.add_argument(
+        "runs", nargs="+", type=Path, metavar="RUN", help="run folders (eval --out); the first is the baseline"
+    )
+    cmp.add_argument("--out", type=Path, help="write report.html, report.md and plots/ here")
     return p
 
 
@@ -279,17 +307,34 @@ def cmd_eval_beir(args: argparse.Namespace) -> int:
     print(report.summary(), file=sys.stderr)
     pipeline = Pipeline.from_settings(settings)
 
+    from eval.run import now_iso, run_record, write_run
+
+    started = now_iso()
     records, summary = beir.evaluate(pipeline, data, _progress)
     print(file=sys.stderr)
     print(beir.format_table(summary))
     if args.out:
         beir.write(args.out, records, summary)
-        print(f"wrote {args.out / 'summary.json'} and {args.out / 'queries.jsonl'}")
+        info = run_record(settings, args.file, "beir", settings.verify_policy, started, extra={"split": args.split})
+        write_run(args.out, records, summary, info)
+        print(f"wrote {args.out / 'report.html'}, report.md, results.jsonl, summary.json, run.json, queries.jsonl")
     return 0
 
 
+_BAR: list[Any] = []  # the tqdm bar of the run in progress
+
+
 def _progress(i: int, n: int) -> None:
-    print(f"\r{i}/{n} questions", end="", file=sys.stderr, flush=True)
+    """Advance the stderr progress bar (tqdm) to i of n; a new run (another n, or i going back) starts a new bar."""
+    from tqdm import tqdm
+
+    if _BAR and (_BAR[0].total != n or _BAR[0].n > i):
+        _BAR.pop().close()
+    if not _BAR:
+        _BAR.append(tqdm(total=n, unit="q", file=sys.stderr, dynamic_ncols=True, mininterval=0.5))
+    _BAR[0].update(i - _BAR[0].n)
+    if i >= n:
+        _BAR.pop().close()
 
 
 def _check_policies(policies: list[str] | None) -> None:
@@ -315,12 +360,42 @@ def cmd_eval_squad(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     pipeline = Pipeline.from_settings(settings)
-    results = squad.evaluate(pipeline, questions, args.policies or [settings.verify_policy], _progress)
+    from eval.run import now_iso, run_record, write_run
+
+    started = now_iso()
+    results = squad.evaluate(
+        pipeline, questions, args.policies or [settings.verify_policy], _progress, judge=args.judge
+    )
     print(file=sys.stderr)
     print(squad.format_report(results))
     if args.out:
-        squad.write_reports(args.out, results)
-        print(f"wrote {args.out / 'summary.json'} and per-policy results under {args.out}")
+        if len(results) > 1:
+            squad.write_reports(args.out, results)  # out/summary.json: {policy: summary}
+        extra = {"sample": args.sample, "seed": args.seed, "part": args.part}
+        for policy, (records, summary) in results.items():
+            out = args.out / policy if len(results) > 1 else args.out
+            write_run(out, records, summary, run_record(settings, args.file, "squad", policy, started, extra=extra))
+            print(f"wrote {out / 'report.html'}, report.md, results.jsonl, summary.json and run.json")
+    return 0
+
+
+def cmd_eval_bench(args: argparse.Namespace) -> int:
+    """RGB or CRAG: per-question corpora, so the pipeline's own index is not read."""
+    import importlib
+    import time
+
+    from eval.run import now_iso
+
+    settings = _settings(args)
+    bench: Any = importlib.import_module(f"eval.{args.format}")
+    started, t0 = now_iso(), time.perf_counter()
+    records, summary = bench.run_file(args.file, settings, seed=args.seed, limit=args.limit, progress=_progress)
+    print(file=sys.stderr)
+    print(bench.format_report(summary))
+    print(f"({summary['cases']} cases in {time.perf_counter() - t0:.0f} s)")
+    if args.out:
+        bench.write_run(args.out, records, summary, args.file, settings, started)
+        print(f"wrote {args.out / 'results.jsonl'}, summary.json, run.json, report.html and report.md")
     return 0
 
 
@@ -330,25 +405,70 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return cmd_eval_beir(args)
     if args.format == "squad":
         return cmd_eval_squad(args)
+    if args.format in ("rgb", "crag"):
+        return cmd_eval_bench(args)
+    if args.sweep:
+        return cmd_eval_sweep(args)
     from eval.dataset import load_questions
-    from eval.runner import format_summary, run, write_reports
+    from eval.runner import format_summary, run
 
     settings = _settings(args)
     questions = load_questions(args.file)
     pipeline = _pipeline(settings, args)
-    results = run(pipeline, questions, _progress, args.policies)
+    from eval.run import now_iso, run_record, write_run
+
+    started = now_iso()
+    results = run(pipeline, questions, _progress, args.policies, judge=args.judge)
     print(file=sys.stderr)
     for policy, (records, summary) in results.items():
         print(f"── {settings.generator}, policy {policy} ──")
         print(format_summary(summary))
         if args.out:
             out = args.out / policy if len(results) > 1 else args.out
-            write_reports(out, records, summary)
-            print(f"wrote {out / 'results.jsonl'} and {out / 'summary.json'}")
+            write_run(out, records, summary, run_record(pipeline.settings, args.file, "questions", policy, started))
+            print(f"wrote {out / 'report.html'}, report.md, results.jsonl, summary.json and run.json")
+    return 0
+
+
+def cmd_eval_sweep(args: argparse.Namespace) -> int:
+    """`eval FILE --sweep KEY=V1,V2 ...`: the grid over a question set, one report."""
+    from eval.dataset import load_questions
+    from eval.sweep import build_grid, format_sweep, parse_sweep, run_sweep, write_sweep
+    from rag.errors import ConfigError
+
+    if args.format != "questions" or args.policies:
+        raise ConfigError(
+            "--sweep runs a JSONL question set (no --format); sweep policies as --sweep verify_policy=flag,strict"
+        )
+    settings = _settings(args)
+    axes = parse_sweep(args.sweep)
+    build_grid(settings, axes)  # bad keys and values fail before any model loads
+    questions = load_questions(args.file)
+    sweep = run_sweep(_pipeline(settings, args), questions, axes, _progress, judge=args.judge)
+    print(file=sys.stderr)
+    print(format_sweep(sweep))
+    if args.out:
+        write_sweep(args.out, sweep)
+        print(f"wrote {args.out / 'report.html'}, report.md and a run folder per setting under {args.out / 'settings'}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """`compare RUN_A RUN_B ...` (or `eval compare`): deltas, paired tests and flipped verdicts against RUN_A."""
+    from eval.compare import compare, format_comparison, load_run, write_comparison
+
+    cmp = compare([load_run(p) for p in args.runs], plots=args.out is not None)
+    for w in cmp.warnings:
+        print(f"grounded: warning: {w}", file=sys.stderr)
+    print(format_comparison(cmp))
+    if args.out:
+        write_comparison(args.out, cmp)
+        print(f"wrote {args.out / 'report.html'} and {args.out / 'report.md'}")
     return 0
 
 
 COMMANDS = {"ingest": cmd_ingest, "ask": cmd_ask, "serve": cmd_serve, "eval": cmd_eval, "doctor": cmd_doctor}
+COMMANDS["compare"] = cmd_compare
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -356,6 +476,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     import os
 
     os.environ.update(OFFLINE_ENV)  # the command itself never reaches the network, whatever the environment says
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] == ["eval", "compare"] and not Path("compare").exists():  # `eval` takes a PATH: a file named compare
+        argv = argv[1:]
     args = _parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)

@@ -9,6 +9,10 @@ arenas that fragment and are never given back. A fixed threshold stops that: blo
 are mmap'd and returned to the OS on free. In process (4 threads, 4 blocks of 80 answers), RSS went
 776 → 1,217 → 1,309 → 1,337 → 1,391 MB by default and 704 → 783 → 806 → 814 → 814 MB with it, no
 slower; MALLOC_ARENA_MAX=2 alone gave 768 → 1,122 → 1,158 MB, `malloc_trim` after each answer 839 MB.
+Served, the same benchmark now gives 549 → 884 → 929 → 974 MB (+5.1%, +4.8% per round). Part of
+what still grows is Gradio's per-session state, kept an hour after a tab closes: ~100 KB of config per
+session (measured) plus what its events returned, ~0.3 MB for a 2-minute chat with `kept_answers`
+(answers slimmed from 67 KB to 25 KB each): ~10 MB a round of 20 new sessions; the rest is not pinned down.
 """
 
 from __future__ import annotations

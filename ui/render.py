@@ -4,6 +4,8 @@
     source_html(answer, n, context=None, context_start=None)
                                              the source panel for chip [n]: label, range, highlighted passage
     glass_box_html(answer)                   "How this answer was made", step by step, read from the trace
+    error_html(e), note_html(text), streaming_html(text), closed_book_html(text, done)
+                                             the app's small boxes (markupsafe: arguments are escaped)
     documents_rows(documents)                rows for the index table (DOCUMENT_HEADERS)
     ingest_result_rows(results)              rows for the per-file upload result (INGEST_RESULT_HEADERS)
     CSS                                      the styles (classes start with `g-`)
@@ -24,6 +26,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from markupsafe import Markup, escape
+
 from rag.generators.extractive import failed_checks
 
 ABSTAIN_TEXT = "The documents don't say."
@@ -41,6 +45,41 @@ def _e(value: Any) -> str:
 
 
 _MARKDOWN_PUNCTUATION = {c: f"&#{ord(c)};" for c in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"}
+
+
+def _text(value: Any) -> Markup:
+    """Text as markup: escaped by markupsafe, newlines as character references (one HTML block)."""
+    escaped = str(escape("" if value is None else str(value)))
+    return Markup(escaped.replace("\r\n", "&#10;").replace("\n", "&#10;").replace("\r", "&#10;"))
+
+
+def error_html(message: Any) -> str:
+    """An error box: `⚠ message`, the message shown as text.
+
+    >>> error_html("no <index>")
+    '<div class="g-error">⚠ no &lt;index&gt;</div>'
+    """
+    return str(Markup('<div class="g-error">⚠ {}</div>').format(_text(message)))
+
+
+def note_html(text: Any) -> str:
+    """A grey note line, shown as text."""
+    return str(Markup('<div class="g-note">{}</div>').format(_text(text)))
+
+
+def streaming_html(text: str) -> str:
+    """A model's partial answer while it writes, its [n] markers already chips."""
+    return str(Markup('<div class="g-streaming">{}</div>').format(Markup(marked_text_html(text))))
+
+
+def closed_book_html(text: str, done: bool = False) -> str:
+    """The LLM's answer without passages (text), and once `done` the note that nothing in it is checked."""
+    out = Markup('<div class="g-closed-book">{}</div>').format(_text(text))
+    if done:
+        out += Markup(
+            '<div class="g-note">No passages: nothing here is cited or checked — the model answers from memory.</div>'
+        )
+    return str(out)
 
 
 def user_html(text: str) -> str:
@@ -786,10 +825,15 @@ __all__ = [
     "INGEST_RESULT_HEADERS",
     "answer_html",
     "citation_label",
+    "closed_book_html",
     "documents_rows",
+    "error_html",
     "glass_box_html",
     "highlight_html",
     "ingest_result_rows",
     "marked_text_html",
+    "note_html",
     "source_html",
+    "streaming_html",
+    "user_html",
 ]

@@ -6,8 +6,10 @@
 
 Each accepted file is ingested by a child process (`python -m ui.uploads`, niced) that reports one JSON
 line per file: the server stays responsive, and a file that runs over its budget is stopped (the child
-is killed and restarted for the files after it). The files Gradio left in its temp folder are deleted
-once they are copied or refused.
+is killed and restarted for the files after it). The budget starts once the child holds the index's
+write lock: waiting for another writer (up to GROUNDED_LOCK_TIMEOUT) is shown, not counted. Only files
+this job stored are ever deleted again (a re-upload of an indexed file is never removed). The files
+Gradio left in its temp folder are deleted once they are copied or refused.
 """
 
 from __future__ import annotations
@@ -136,6 +138,7 @@ class UploadJob:
     pending: list[Path]  # stored files in <index>/uploads/, in order, to ingest
     refused: list[dict[str, Any]]  # rows for the files refused before ingest (type, size, unreadable)
     on_done: Callable[[], None] | None = None  # called once the index changed (e.g. reopen the pipeline)
+    created: frozenset[Path] = frozenset()  # the files this job stored (the only ones it may delete again)
     results: list[dict[str, Any]] = field(default_factory=list)
     status: str = "Starting…"
     done: bool = False
@@ -155,6 +158,7 @@ class UploadJob:
         folder.mkdir(parents=True, exist_ok=True)
         refused: list[dict[str, Any]] = []
         stored: list[Path] = []
+        created: set[Path] = set()
         for f in files:
             src = Path(f)
             name = safe_name(src.name)
@@ -165,11 +169,12 @@ class UploadJob:
                     part = dest.with_name(f".{dest.name}.part")
                     shutil.copyfile(src, part)
                     os.replace(part, dest)
+                    created.add(dest)
                 stored.append(dest)
             else:
                 refused.append(_row(name, "skipped", reason))
             discard(src, temp_root)
-        job = cls(settings, stored, refused, on_done)
+        job = cls(settings, stored, refused, on_done, created=frozenset(created))
         job._thread = threading.Thread(target=job._run, name="grounded-upload", daemon=True)
         job._thread.start()
         return job
@@ -219,13 +224,14 @@ class UploadJob:
                     raise RuntimeError(f"the ingest worker did not start: {_tail(err, proc)}")
                 for i, path in enumerate(todo):
                     self.status = f"Ingesting {i + 1}/{len(todo)}: {path.name}…"
-                    line = lines.get(self.settings.upload_seconds)
+                    line, locked = self._next_result(lines, path, i, len(todo))
                     if line is None:
                         if proc.poll() is None:  # over the budget: stop it, report, go on with the rest
                             proc.kill()
                             proc.wait()
-                            self.results.append(_row(path.name, "skipped", self._over_budget(path)))
-                            path.unlink(missing_ok=True)
+                            why = self._over_budget(path) if locked else self._lock_wait_over(path)
+                            self.results.append(_row(path.name, "skipped", why))
+                            self._forget(path)
                             self.changed = True
                             return todo[i + 1 :]
                         raise RuntimeError(f"the ingest worker stopped: {_tail(err, proc)}")
@@ -233,12 +239,51 @@ class UploadJob:
                         self.results.append(_row(Path(r["path"]).name, r["status"], r.get("reason", ""), r["chunks"]))
                         self.changed |= r["status"] in ("added", "replaced")
                         if r["status"] == "skipped":
-                            Path(r["path"]).unlink(missing_ok=True)  # a refused file does not stay in uploads/
+                            self._forget(Path(r["path"]))  # a refused file this job stored does not stay
                 return []
             finally:
                 if proc.poll() is None:
                     proc.kill()
                 proc.wait()
+
+    def _next_result(self, lines: _LineReader, path: Path, i: int, n: int) -> tuple[str | None, bool]:
+        """The child's result line for one file (None on timeout), and whether it had got the write lock.
+
+        Until the child holds the lock it may only be waiting for another writer (it gives up itself after
+        lock_timeout); the time budget counts from the moment it holds the lock.
+        """
+        locked = False
+        while True:
+            timeout = self.settings.upload_seconds if locked else self.settings.lock_timeout + 30.0
+            line = lines.get(timeout)
+            if line is None or not line.startswith("{"):
+                return line, locked
+            event = json.loads(line)
+            if event.get("locked"):
+                locked = True
+                self.status = f"Ingesting {i + 1}/{n}: {path.name}…"
+            elif "waiting" in event:
+                self.status = f"File {i + 1}/{n} ({path.name}): {event['waiting']}"
+
+    def _forget(self, path: Path) -> None:
+        """Delete a stored upload again, only if this job stored it and the index does not list it."""
+        if path.resolve() not in {p.resolve() for p in self.created}:
+            return
+        from rag.index import Index
+
+        try:
+            documents = Index.open(self.settings.index).manifest.documents
+            listed = path.resolve() in {Path(d).resolve() for d in documents}
+        except Exception:  # no index yet, or unreadable: nothing can list the file
+            listed = False
+        if not listed:
+            path.unlink(missing_ok=True)
+
+    def _lock_wait_over(self, path: Path) -> str:
+        return (
+            f"waited over {self.settings.lock_timeout:g} s for another ingest of {self.settings.index} to finish "
+            "(GROUNDED_LOCK_TIMEOUT): upload it again when it ends"
+        )
 
     def _over_budget(self, path: Path) -> str:
         return (
@@ -280,8 +325,9 @@ def _tail(err: Any, proc: subprocess.Popen[str]) -> str:
 def _worker() -> int:
     """The child: read {settings, files} as JSON on stdin; print "ready", then one JSON list per file."""
     from ingest.indexer import ingest
+    from ingest.lock import holder, write_lock
     from rag.embeddings import load_embeddings
-    from rag.errors import GroundedError
+    from rag.errors import GroundedError, IndexBusyError
 
     with contextlib.suppress(OSError):
         os.nice(5)  # answers in the server come first
@@ -294,10 +340,22 @@ def _worker() -> int:
         precision=settings.embed_precision,
     )
     print("ready", flush=True)
+    root = Path(settings.index).expanduser()
+
+    def waiting(message: str) -> None:
+        print(json.dumps({"waiting": message}), flush=True)
+
     for name in job["files"]:
         try:
-            report = ingest([Path(name)], settings, progress=False)
+            # Take the lock first (ingest re-enters it) and say so: the parent's time budget starts now.
+            with write_lock(root, settings.lock_timeout, "upload", on_wait=waiting):
+                print(json.dumps({"locked": True}), flush=True)
+                report = ingest([Path(name)], settings, progress=False)
             rows = [{"path": r.path, "status": r.status, "chunks": r.chunks, "reason": r.reason} for r in report.results]
+        except IndexBusyError:
+            pid, what = holder(root)
+            reason = f"another {what} of {root} is running (pid {pid or 'unknown'}): try again when it ends"
+            rows = [{"path": name, "status": "skipped", "chunks": 0, "reason": reason}]
         except GroundedError as e:
             rows = [{"path": name, "status": "skipped", "chunks": 0, "reason": str(e)}]
         print(json.dumps(rows), flush=True)

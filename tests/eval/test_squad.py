@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from types import SimpleNamespace
+from typing import ClassVar
 
 import pytest
 
@@ -229,10 +230,17 @@ def answer(sentences: list[tuple[str, tuple[int, ...]]] | None, cutoff: int = 3)
 
     Like the real Answer, `text` carries the [n] markers and each SentenceCheck's text does not.
     """
-    trace = SimpleNamespace(fused=RankedList("fused", HITS), cutoff=cutoff)
+    trace = SimpleNamespace(fused=RankedList("fused", HITS), cutoff=cutoff, generation={})
+    trace.to_dict = lambda: {"cutoff": trace.cutoff, "generation": trace.generation}
     if sentences is None:
         return SimpleNamespace(
-            text="The documents don't say.", abstained=True, reason="low", citations=(), sentences=(), trace=trace
+            text="The documents don't say.",
+            abstained=True,
+            reason="low",
+            citations=(),
+            sentences=(),
+            trace=trace,
+            timings_ms={},
         )
     sents = [SentenceCheck(t, ns, 1.0, 1.0, "supported", ns) for t, ns in sentences]
     cited = sorted({n for _, ns in sentences for n in ns})
@@ -243,6 +251,7 @@ def answer(sentences: list[tuple[str, tuple[int, ...]]] | None, cutoff: int = 3)
         citations=tuple(Citation(n, PASSAGES[n - 1], 1.0) for n in cited),
         sentences=tuple(sents),
         trace=trace,
+        timings_ms={},
     )
 
 
@@ -412,3 +421,146 @@ def test_real_dev_sample_is_fixed_disjoint_and_mixed() -> None:
     assert 0 < has < 500 and all(q.answers for q in test if not q.is_impossible)
     assert all(not q.answers for q in test if q.is_impossible)
     assert len(paragraph_documents(test)) == len({q.paragraph_id for q in test})
+
+
+# --- the official best-threshold search -------------------------------------------------------------
+
+
+def official_score_at(preds, raw, na_probs, has_ans, thresh: float) -> float:
+    """The official script's apply_no_ans_threshold + mean, at one threshold (the brute-force reference)."""
+    total = 0.0
+    for qid, score in raw.items():
+        total += float(not has_ans[qid]) if na_probs[qid] > thresh else score
+    return total / len(raw)
+
+
+HAND = {  # qid: (has answer, prediction, raw F1, na_prob)
+    "q1": (True, "Rollo", 1.0, 0.1),
+    "q2": (False, "911", 0.0, 0.2),
+    "q3": (True, "France region", 0.5, 0.3),
+    "q4": (False, "Normans", 0.0, 0.4),
+    "q5": (False, "", 1.0, 0.5),
+    "q6": (True, "Paris", 0.0, 0.6),
+}
+
+
+def hand(rows=HAND):
+    has = {q: v[0] for q, v in rows.items()}
+    preds = {q: v[1] for q, v in rows.items()}
+    raw = {q: v[2] for q, v in rows.items()}
+    na = {q: v[3] for q, v in rows.items()}
+    return preds, raw, na, has
+
+
+def test_find_best_thresh_hand_made_case() -> None:
+    # All unanswered: the 3 NoAns score 3. Answer in na order: q1 +1 -> 4 (best, at 0.1); q2 -1 -> 3;
+    # q3 +0.5 -> 3.5; q4 -1 -> 2.5; q5 (empty answer to NoAns) 0; q6 0. Best 4/6 at na_prob 0.1.
+    preds, raw, na, has = hand()
+    assert squad.find_best_thresh(preds, raw, na, has) == (pytest.approx(4 / 6), 0.1)
+    # a better HasAns answer further down moves the threshold: q3 F1 1 and q7 (F1 1, na 0.35)
+    rows = {**HAND, "q3": (True, "France", 1.0, 0.3), "q7": (True, "Los Angeles", 1.0, 0.35)}
+    preds, raw, na, has = hand(rows)
+    assert squad.find_best_thresh(preds, raw, na, has) == (pytest.approx(5 / 7), 0.35)
+    # nothing worth answering: abstain on all, threshold 0.0 (as the script's initial value)
+    rows = {q: (h, p, 0.0 if h else s, n) for q, (h, p, s, n) in HAND.items()}
+    preds, raw, na, has = hand(rows)
+    assert squad.find_best_thresh(preds, raw, na, has) == (pytest.approx(3 / 6), 0.0)
+
+
+def test_find_best_thresh_is_the_best_of_every_threshold_the_script_could_apply() -> None:
+    import random
+
+    rng = random.Random(7)
+    for trial in range(300):
+        n = rng.randint(1, 12)
+        ties = trial % 2 == 1
+        na_values = [rng.choice([0.05, 0.2, 0.5, 0.9]) for _ in range(n)] if ties else rng.sample(range(1, 99), n)
+        rows = {}
+        for i in range(n):
+            has_ans = rng.random() < 0.5
+            pred = rng.choice(["", "x"]) if not has_ans else rng.choice(["", "x", "y"])
+            score = (1.0 if not pred else 0.0) if not has_ans else (0.0 if not pred else rng.choice([0.0, 0.4, 1.0]))
+            rows[f"q{i}"] = (has_ans, pred, score, na_values[i] / (1 if ties else 100))
+        preds, raw, na, has = hand(rows)
+        best, thresh = squad.find_best_thresh(preds, raw, na, has)
+        brute = max(official_score_at(preds, raw, na, has, t) for t in [0.0, *na.values()])
+        if ties:  # the script walks ties one question at a time, so it may stop inside a tie: never below
+            assert best >= brute - 1e-12
+        else:
+            assert best == pytest.approx(brute)
+            assert official_score_at(preds, raw, na, has, thresh) == pytest.approx(best)
+
+
+def test_best_thresholds_from_records() -> None:
+    golds = {"q1": ["Rollo"], "q3": ["France"], "q6": ["Rome"]}
+    records = [
+        {
+            "id": q,
+            "has_answer": h,
+            "gold": golds.get(q, []),
+            "prediction": "" if q == "q3" else p,  # q3 abstained in the run ...
+            **({"raw_prediction": "a region in France"} if q == "q3" else {}),  # ... this it would have said
+            "na_prob": n,
+        }
+        for q, (h, p, _, n) in HAND.items()
+    ]
+    out = squad.best_thresholds(records)
+    # F1: q1 1, q3 "a region in France" vs "France": P 1/3 (after "a" is dropped: 1/2), R 1 -> 2/3
+    # running: 3 -> 4 (0.1) -> 3 -> 3 + 2/3 -> ... best 4/6 at 0.1; EM the same
+    assert out["best_f1"] == pytest.approx(4 / 6) and out["best_f1_thresh"] == 0.1
+    assert out["best_exact"] == pytest.approx(4 / 6) and out["best_exact_thresh"] == 0.1
+    assert out["best_f1_evidence_threshold"] == pytest.approx(0.9)
+    records[1]["na_prob"] = None  # a generator without an evidence score: no search
+    assert set(squad.best_thresholds(records).values()) == {None}
+    assert set(squad.best_thresholds([]).values()) == {None}
+
+
+class FakeExtractive:
+    """An extractive-like pipeline: evidence per question; below the threshold the generator abstains."""
+
+    EVIDENCE: ClassVar[dict[str, float]] = {"n1": 0.9, "n2": 0.2, "n3": 0.3, "n4": 0.35, "s1": 0.8, "s2": 0.1}
+    ANSWERS: ClassVar[dict[str, str]] = {"n1": "France", "n2": "Normans", "n3": "Rollo", "n4": "911", "s1": "Los Angeles", "s2": "Paris"}
+
+    def __init__(self, index: Path, threshold: float = 0.5) -> None:
+        self.settings = build_settings(generator="extractive", abstain_threshold=threshold, top_k=3, index=index)
+        self.verifier = SimpleNamespace(supports=word_judge)
+        self.drafted: list[str] = []
+        self.ids = {q["question"]: q["id"] for a in TINY["data"] for p in a["paragraphs"] for q in p["qas"]}
+
+    def with_settings(self, **overrides) -> FakeExtractive:
+        variant = FakeExtractive(Path(self.settings.index), overrides["abstain_threshold"])
+        variant.drafted = self.drafted
+        return variant
+
+    def draft(self, question: str) -> str:
+        self.drafted.append(self.ids[question])
+        return self.ids[question]
+
+    def finish(self, qid: str, policy: str) -> SimpleNamespace:
+        evidence = self.EVIDENCE[qid]
+        answered = evidence >= self.settings.abstain_threshold
+        out = answer([(f"{self.ANSWERS[qid]}.", (1,))] if answered else None)
+        out.trace.generation = {"evidence": evidence, "decision": "answer" if answered else "abstain"}
+        return out
+
+
+def test_evaluate_reports_best_thresholds_beside_the_calibrated_one(
+    questions: list[SquadQuestion], tmp_path: Path
+) -> None:
+    pipeline = FakeExtractive(tmp_path / "index", threshold=0.5)
+    results = evaluate(pipeline, questions, policies=["flag"])
+    records, summary = results["flag"]
+    # drafted once each, then again (threshold off) only the 4 the generator abstained on
+    assert sorted(pipeline.drafted) == sorted([q.id for q in questions] + ["n2", "n3", "n4", "s2"])
+    raw = {r["id"]: r.get("raw_prediction") for r in records}
+    assert raw == {"n1": None, "n2": "Normans.", "n3": "Rollo.", "n4": "911.", "s1": None, "s2": "Paris."}
+    assert {r["id"]: r["na_prob"] for r in records}["n4"] == pytest.approx(0.65)
+    # calibrated (evidence >= 0.5): n1, s1 right, n3 missed, 3 NoAns right -> 5/6.
+    # Official search over na_prob = 1 - evidence, from 3 (every NoAns right): n1 (0.1) +1 -> 4, s1 (0.2) +1 -> 5,
+    # n4 (0.65) -1 -> 4, n3 (0.7) +1 -> 5 (not better), n2 (0.8) and s2 (0.9) -1: best 5/6 at na 0.2 (evidence 0.8).
+    assert summary["overall"]["f1"] == pytest.approx(5 / 6) and summary["calibrated_threshold"] == 0.5
+    assert summary["best_f1"] == pytest.approx(5 / 6) and summary["best_exact"] == pytest.approx(5 / 6)
+    assert summary["best_f1_thresh"] == pytest.approx(0.2) and summary["best_f1_evidence_threshold"] == 0.8
+    assert summary["judge"] == "self" and summary["judge_label"] == "self-judged"
+    report = format_report(results)
+    assert "calibrated threshold 0.500" in report and "best (official search)" in report

@@ -298,3 +298,110 @@ def test_size_limit_is_checked_before_reading(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setenv("GROUNDED_MAX_FILE_MB", "2")  # the default comes from the settings
     docs, failed = load_documents([big])
     assert len(docs) == 1 and failed == []
+
+
+# --- bounded memory on a 50 MB file ------------------------------------------------------------------------
+# Ingesting a 50 MB text end to end embeds ~70,000 chunks (about 25 minutes here), too slow for the suite. So
+# the two halves are measured apart, each in its own process (peak RSS from getrusage): loading + chunking the
+# real file with the real tokenizer, and writing chunks in ENCODE_GROUP groups with a fast fake embedder.
+_LOAD_AND_CHUNK = """
+import json, resource, sys, time
+from pathlib import Path
+from ingest.chunker import chunk_text, make_splitter
+from ingest.indexer import chunker_config, load_documents
+from rag.embeddings import load_embeddings
+from rag.settings import Settings
+
+def peak_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+s = Settings()
+emb = load_embeddings(s.embedding_model, threads=1)
+emb.count_tokens("warm up the tokenizer")
+base, t0 = peak_mb(), time.perf_counter()
+docs, failed = load_documents([Path(sys.argv[1])], max_file_mb=60)
+assert docs and not failed, failed
+loaded = peak_mb()
+chunks = chunk_text(docs[0].text, str(docs[0].path), make_splitter(chunker_config(s), emb.count_tokens))
+print(json.dumps({"base_mb": base, "after_load_mb": loaded, "peak_mb": peak_mb(), "chunks": len(chunks),
+                  "text_mb": len(docs[0].text) / 1e6, "seconds": time.perf_counter() - t0}))
+"""
+
+_WRITE_GROUPS = """
+import json, resource, sys, time, zlib
+from pathlib import Path
+import numpy as np
+from rag.index import ENCODE_GROUP, Index
+from rag.types import Chunk
+
+def peak_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+class FastEmbeddings:
+    '''Deterministic unit vectors from each text's CRC (no model): only the write path is measured.'''
+    def encode(self, texts, *, progress=None):
+        out = np.empty((len(texts), 384), dtype=np.float32)
+        for i, t in enumerate(texts):
+            v = np.random.default_rng(zlib.crc32(t.encode())).standard_normal(384)
+            out[i] = v / np.linalg.norm(v)
+        return out
+
+n, root = int(sys.argv[1]), Path(sys.argv[2])
+words = "river stone lantern harvest copper meadow signal archive winter orchard beacon ledger".split()
+rng = np.random.default_rng(7)
+chunks, pos = [], 0
+for i in range(n):  # ~700 characters each, like the chunker's 180-token chunks
+    text = " ".join(words[j] for j in rng.integers(0, len(words), 110)) + f" chunk {i}."
+    chunks.append(Chunk(id=f"c{i:07d}", source="/data/big.txt", start=pos, end=pos + len(text), text=text))
+    pos += len(text) + 1
+index = Index.create(root, "sentence-transformers/all-MiniLM-L6-v2", 384, {})
+nxt = index.next_generation(fresh=True)
+nxt.embeddings = FastEmbeddings()
+base, t0 = peak_mb(), time.perf_counter()
+nxt.add_chunks(chunks)
+added = peak_mb()
+nxt.rebuild_keyword_index(chunks)
+nxt.close()
+print(json.dumps({"chunks": n, "group": ENCODE_GROUP, "base_mb": base, "after_add_mb": added, "peak_mb": peak_mb(),
+                  "seconds": time.perf_counter() - t0}))
+"""
+
+
+def _measure(script: str, args: list[str], tmp_path: Path) -> dict[str, float]:
+    import json
+
+    proc = subprocess.run(
+        [sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=1200, check=False,
+        cwd=Path(__file__).resolve().parents[2], env=clean_env(HOME=str(tmp_path)),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_memory_stays_bounded_on_a_50_mb_file(tmp_path: Path, record_property: Callable[[str, object], None]) -> None:
+    """Peak RSS of loading + chunking a 50 MB text, and of writing 2,000 vs 8,000 chunks in bounded groups."""
+    big = tmp_path / "big.txt"
+    rng = random.Random(5)
+    vocab = [w for w in re.findall(r"[a-z]+", ENGLISH.lower() + " ".join(BAD.values())) if len(w) > 2]
+    with big.open("w", encoding="utf-8") as f:
+        written = 0
+        while written < 50_000_000:  # varied sentences, paragraphs: the chunker does real work
+            para = " ".join(" ".join(rng.choices(vocab, k=rng.randint(8, 20))).capitalize() + "." for _ in range(6))
+            written += f.write(para + "\n\n")
+    load = _measure(_LOAD_AND_CHUNK, [str(big)], tmp_path)
+    small = _measure(_WRITE_GROUPS, ["2000", str(tmp_path / "idx2k")], tmp_path)
+    large = _measure(_WRITE_GROUPS, ["8000", str(tmp_path / "idx8k")], tmp_path)
+    grow = {name: m["peak_mb"] - m["base_mb"] for name, m in (("load", load), ("2k", small), ("8k", large))}
+    print(
+        f"\n50 MB text: load+chunk {load['chunks']} chunks in {load['seconds']:.0f} s, peak RSS {load['peak_mb']:.0f} MB "
+        f"(+{grow['load']:.0f} MB over the {load['base_mb']:.0f} MB of the loaded tokenizer/model)\n"
+        f"write {small['chunks']} chunks: peak {small['peak_mb']:.0f} MB (+{grow['2k']:.0f}), {small['seconds']:.0f} s; "
+        f"{large['chunks']} chunks: peak {large['peak_mb']:.0f} MB (+{grow['8k']:.0f}), {large['seconds']:.0f} s "
+        f"(groups of {large['group']})"
+    )
+    for key, value in grow.items():
+        record_property(f"peak_rss_growth_mb_{key}", round(value))
+    assert load["chunks"] > 10_000  # the whole file was read and chunked
+    assert grow["load"] < 2_000  # generous: the text, its chunks and the splitter's work (was 2.66 GB with embedding)
+    assert grow["8k"] < 1_500 and large["peak_mb"] < 2_500  # generous sanity bounds, not a benchmark

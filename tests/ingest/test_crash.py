@@ -2,7 +2,7 @@
 like a clean run of the same files; readers see the index before or after a write, never half; two
 writers at once both get their files in.
 
-The writer stops at a named stage (GROUNDED_TEST_PAUSE_AT, a test-only hook in rag.index) so each
+The writer stops at a named stage (GROUNDED_TEST_PAUSE_AT, a test-only hook in rag.generations) so each
 kill lands where it says.
 """
 
@@ -177,6 +177,19 @@ def test_killed_update_leaves_the_old_index_whole_and_a_rerun_matches_a_clean_ru
 
     report = ingest([corpus], settings, progress=False)
     assert report.count("replaced") == 1 and report.count("added") == 1
+    assert snapshot(root) == clean
+    assert check(root).ok
+
+
+def test_ctrl_c_during_the_cleanup_after_the_swap_keeps_the_published_index(
+    corpus: Path, clean: dict[str, Any], tmp_path: Path
+) -> None:
+    """SIGINT once the manifest is swapped in (while old generations are removed): the new index stays whole."""
+    root = tmp_path / "idx"
+    proc = start_ingest(root, corpus, "cleanup")
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=60)
+    assert proc.returncode == 130  # the CLI's exit for Ctrl-C
     assert snapshot(root) == clean
     assert check(root).ok
 

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from ingest.doctor import check
 from ingest.indexer import ingest, rebuild
 from rag.errors import IndexMismatchError, IngestError
 from rag.index import Index
+from rag.pipeline import Pipeline
 from rag.settings import Settings
+from tests.conftest import clean_env
 
 pytestmark = pytest.mark.slow
 
@@ -180,3 +187,63 @@ def test_other_embedding_model_refused(demo_index: Settings) -> None:
     index = Index.open(demo_index.index)
     with pytest.raises(IndexMismatchError, match="embedding model"):
         index.check_compatible("some-other-model")
+
+
+GROUNDED = Path(sys.executable).parent / "grounded"
+UPLOADED = "# Quillfeather Observatory\n\nThe Quillfeather Observatory was opened in 1987 by Elsbeth Marrow.\n"
+
+
+def _damage(root: Path, how: str) -> None:
+    """Break the index the way `how` says: an unreadable manifest, another format, or no data folder left."""
+    manifest = root / "manifest.json"
+    if how == "unreadable":
+        manifest.write_text('{"embedding_model": "all-MiniLM', encoding="utf-8")
+    elif how == "format":
+        manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "version": 99}), encoding="utf-8")
+    else:
+        for gen in root.glob("gen-*"):
+            shutil.rmtree(gen)
+
+
+@pytest.mark.parametrize("how", ["unreadable", "format", "no-data"])
+def test_a_broken_index_is_fixed_by_the_command_its_error_names(how: str, tmp_path: Path, corpus_copy: Path) -> None:
+    """The suggested `grounded ingest --rebuild --index X PATH...` works without a readable old manifest."""
+    settings = Settings(index=tmp_path / "idx")
+    root = settings.index
+    upload = root / "uploads" / "observatory.md"
+    upload.parent.mkdir(parents=True)
+    upload.write_text(UPLOADED, encoding="utf-8")
+    ingest([corpus_copy, upload], settings, progress=False)
+    _damage(root, how)
+
+    with pytest.raises(IndexMismatchError) as err:
+        Pipeline.from_settings(settings).ask("Who opened the Quillfeather Observatory?")
+    fix = re.search(r"`(grounded ingest --rebuild --index (\S+) PATH\.\.\.)`", str(err.value))
+    assert fix and fix.group(2) == str(root), str(err.value)
+    command = fix.group(1).replace("PATH...", str(corpus_copy)).split()
+    run = subprocess.run(
+        [str(GROUNDED), *command[1:3], "-q", *command[3:]], capture_output=True, text=True, env=clean_env(), timeout=300
+    )
+    assert run.returncode == 0, run.stderr
+    assert "holds 5 documents" in run.stdout and upload.is_file()  # the upload was kept and indexed again
+    pipeline = Pipeline.from_settings(settings)
+    assert "Elsbeth Marrow" in pipeline.ask("Who opened the Quillfeather Observatory?").text
+    assert not pipeline.ask("Who gave the lecture at the Politburo study session on AI?").abstained
+    assert check(root).ok
+
+
+def test_rebuild_without_paths_rereads_uploads_when_the_manifest_is_unreadable(tmp_path: Path) -> None:
+    settings = Settings(index=tmp_path / "idx")
+    root = settings.index
+    upload = root / "uploads" / "observatory.md"
+    upload.parent.mkdir(parents=True)
+    upload.write_text(UPLOADED, encoding="utf-8")
+    ingest([upload], settings, progress=False)
+    _damage(root, "unreadable")
+    report = rebuild(None, settings, progress=False)
+    assert report.count("added") == 1 and report.total_documents == 1
+    assert "Elsbeth Marrow" in Pipeline.from_settings(settings).ask("Who opened the Quillfeather Observatory?").text
+    shutil.rmtree(root / "uploads")
+    _damage(root, "unreadable")
+    with pytest.raises(IndexMismatchError, match=r"`grounded ingest --rebuild --index \S+ PATH\.\.\.`"):
+        rebuild(None, settings, progress=False)  # nothing to re-read: the error names the files to give

@@ -30,3 +30,31 @@ def test_unreadable_file(tmp_path: Path) -> None:
     odd.mkdir()
     with pytest.raises(IngestError, match="cannot read"):
         loader_for(odd).load(odd)
+
+
+def test_noise_capture_keeps_to_the_loading_thread(recwarn: pytest.WarningsRecorder) -> None:
+    """In `serve` another thread logs and warns while a file loads: none of it becomes that file's reason."""
+    import logging
+    import threading
+    import warnings
+
+    from ingest.loaders import captured_noise
+
+    inside, done = threading.Event(), threading.Event()
+
+    def other_thread() -> None:
+        inside.wait(10)
+        logging.getLogger("grounded.other").warning("a request from another user")
+        warnings.warn("another thread's warning", UserWarning, stacklevel=1)
+        done.set()
+
+    worker = threading.Thread(target=other_thread)
+    worker.start()
+    with captured_noise() as noise:
+        logging.getLogger("pypdf").warning("EOF marker not found")
+        inside.set()
+        assert done.wait(10)
+        warnings.warn("incorrect startxref pointer", UserWarning, stacklevel=1)
+    worker.join()
+    assert noise == ["EOF marker not found", "incorrect startxref pointer"]
+    assert "another thread's warning" in [str(w.message) for w in recwarn]  # passed on, not swallowed

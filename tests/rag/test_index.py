@@ -126,6 +126,87 @@ def test_add_chunks_embeds_and_writes_in_bounded_groups(
     assert check(settings.index).ok
 
 
+TUNNEL_DOC = (
+    "# Varnholt rail tunnel\n\n"
+    "The Varnholt rail tunnel connects the towns of Orrin and Castelmere under the mountain.\n"
+)
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, PermissionError])
+def test_an_error_while_removing_old_generations_keeps_the_published_one(
+    error: type[BaseException], tmp_path: Path, corpus_copy: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Ctrl-C (or a failing rmtree) after the manifest swap must not delete the generation it now points at."""
+    settings = Settings(index=tmp_path / "idx")
+    ingest([corpus_copy], settings, progress=False)
+    (corpus_copy / "new.md").write_text(MADE_UP_DOC, encoding="utf-8")
+    ingest([corpus_copy], settings, progress=False)
+    (corpus_copy / "tunnel.md").write_text(TUNNEL_DOC, encoding="utf-8")
+    real_rmtree = shutil.rmtree
+
+    def failing_rmtree(path: str | Path, *args: object, **kwargs: object) -> None:
+        if Path(path).name == "gen-000001":  # the stale generation the third write's cleanup removes
+            raise error()
+        real_rmtree(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(shutil, "rmtree", failing_rmtree)
+    if error is KeyboardInterrupt:
+        with pytest.raises(KeyboardInterrupt):
+            ingest([corpus_copy], settings, progress=False)
+    else:
+        report = ingest([corpus_copy], settings, progress=False)
+        assert report.count("added") == 1
+        assert "could not remove old index data" in capsys.readouterr().err
+    monkeypatch.undo()
+
+    index = Index.open(settings.index)
+    assert index.manifest.data == "gen-000003" and index.data_dir.is_dir() and not index.fallback_from
+    assert (settings.index / "gen-000001").is_dir()  # left behind for the next write
+    answer = Pipeline.from_settings(settings).ask("What does the Varnholt rail tunnel connect?")
+    assert "Castelmere" in answer.text
+    assert check(settings.index).ok
+    edited = corpus_copy / EDITED
+    edited.write_text(edited.read_text() + "\nThe zyxwvut sandbox pilot began in Shenzhen.\n")
+    ingest([corpus_copy], settings, progress=False)  # the next write retries the cleanup
+    assert sorted(p.name for p in settings.index.glob("gen-*")) == ["gen-000003", "gen-000004"]
+
+
+@pytest.mark.parametrize("own_copy", [True, False], ids=["generation-manifest", "older-layout"])
+def test_a_missing_live_generation_falls_back_and_doctor_repairs_it(
+    own_copy: bool, tmp_path: Path, corpus_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The manifest names a folder that is gone: open reads the newest complete generation, repair heals it."""
+    settings = Settings(index=tmp_path / "idx")
+    root = settings.index
+    ingest([corpus_copy], settings, progress=False)
+    (corpus_copy / "new.md").write_text(MADE_UP_DOC, encoding="utf-8")
+    ingest([corpus_copy], settings, progress=False)
+    shutil.rmtree(root / "gen-000002")  # what the old commit's `discard()` did to a published generation
+    if not own_copy:  # a generation written before generations kept their own manifest
+        (root / "gen-000001" / "manifest.json").unlink()
+    capsys.readouterr()
+
+    index = Index.open(root)
+    warning = capsys.readouterr().err
+    assert index.data_dir == root / "gen-000001" and index.fallback_from == "gen-000002"
+    assert warning.count("\n") == 1 and "gen-000002 is missing" in warning
+    assert f"`grounded doctor --repair --index {root}`" in warning
+    answer = Pipeline.from_settings(settings).ask("Who gave the lecture at the Politburo study session on AI?")
+    assert not answer.abstained and answer.citations
+
+    report = check(root)
+    assert any("gen-000002, which is missing" in p for p in report.problems)
+    report, actions = doctor(settings, fix=True)
+    assert report.ok and actions, report.lines()
+    index = Index.open(root)
+    # the older layout listed new.md, whose chunks were only in the lost folder: repair re-ingested it
+    assert not index.fallback_from and index.manifest.data == ("gen-000003" if own_copy else "gen-000004")
+    assert (str((corpus_copy / "new.md").resolve()) in index.manifest.documents) is (not own_copy)
+    ingest([corpus_copy], settings, progress=False)
+    assert "Elsbeth Marrow" in Pipeline.from_settings(settings).ask("Who opened the Quillfeather Observatory?").text
+
+
 # --- rebuilds keep what is stored ----------------------------------------------------------------------------
 def test_uploads_survive_rebuilds_and_prune(pipeline: Pipeline, tmp_path: Path) -> None:
     from ui.app import ChatService
@@ -238,7 +319,7 @@ def test_an_index_made_before_generations_is_read_then_migrated(tmp_path: Path, 
     root = settings.index
     for name in ("chroma", "bm25"):  # the old layout: data in the root, no generation in the manifest
         shutil.move(root / "gen-000001" / name, root / name)
-    (root / "gen-000001").rmdir()
+    shutil.rmtree(root / "gen-000001")  # left: only the generation's own manifest copy
     manifest = json.loads((root / "manifest.json").read_text())
     del manifest["generation"], manifest["data"]
     (root / "manifest.json").write_text(json.dumps(manifest))

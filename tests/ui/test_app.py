@@ -153,6 +153,92 @@ def test_ingest_uploads_with_no_files_is_an_error(private_service: ChatService) 
         private_service.ingest_uploads([])
 
 
+def test_uploads_do_not_leak_chroma_clients(private_service: ChatService, tmp_path: Path) -> None:
+    """Each upload swaps a new generation in; the old generations' Chroma systems are closed, not cached for ever."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    service = private_service
+    root = Path(service.pipeline.settings.index).resolve()
+
+    def systems() -> list[Path]:
+        """The Chroma systems Chroma keeps (class-wide) for folders of this index."""
+        paths = [Path(p).resolve() for p in SharedSystemClient._identifier_to_system if p]
+        return [p for p in paths if p.is_relative_to(root)]
+
+    service.ask_json(MADE_UP)  # the first generation's client is open too
+    counts = [len(systems())]
+    for i in range(3):
+        doc = tmp_path / f"station-{i}.md"
+        doc.write_text(f"# Station {i}\n\nWeather station {i} on Cape Tarrow records wind speed hourly.\n")
+        (row,) = service.ingest_uploads([doc])
+        assert row["status"] == "added", row
+        service.ask_json(MADE_UP)  # reads through the new generation's client
+        counts.append(len(systems()))
+        assert all(p.exists() for p in systems()), systems()  # none holds a deleted generation's files
+    print(f"live Chroma systems of the index before and after each of 3 uploads: {counts}")
+    assert counts[0] == 1 and max(counts) <= 2  # the live generation and the one before it (still being read)
+
+
+def test_failure_demo_copies_only_the_live_generation(private_service: ChatService) -> None:
+    from rag.index import Index
+
+    service = private_service
+    root = Path(service.pipeline.settings.index)
+    (root / "uploads").mkdir(exist_ok=True)
+    (root / "uploads" / "private.txt").write_text("an upload", encoding="utf-8")
+    (root / "gen-999999").mkdir()  # an unpublished generation another writer is filling
+    (root / "gen-999999" / "half.bin").write_bytes(b"x" * 100)
+    scratch = Path(service.add_failure_demo("injection", "s"))
+    try:
+        names = {p.name for p in scratch.iterdir()}
+        assert "uploads" not in names and "gen-999999" not in names, names  # the copy had only the live one
+        gens = {n for n in names if n.startswith("gen-")}
+        assert gens == {Index.open(root).manifest.data, Index.open(scratch).manifest.data}  # copied + demo's own
+        assert service.failure_demo("s") == "injection"
+    finally:
+        service.remove_failure_demo("s")
+
+
+def test_failure_demo_copy_error_is_a_grounded_error(
+    private_service: ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer removing the generation mid-copy (shutil.Error) becomes a message with the fix, and no scratch."""
+    from rag.errors import GroundedError
+
+    calls = []
+
+    def vanishing(src: Any, dst: Any, *args: Any, **kw: Any) -> None:
+        calls.append(src)
+        raise shutil.Error([(str(src), str(dst), "[Errno 2] No such file or directory")])
+
+    monkeypatch.setattr("rag.index.shutil.copytree", vanishing)
+    with pytest.raises(GroundedError, match=r"could not copy the index for the failure demo.*try again"):
+        private_service.add_failure_demo("distractor", "s")
+    assert len(calls) == 3 and private_service.failure_demo("s") is None  # retried, then gave up cleanly
+
+
+def test_launch_refuses_a_public_address_without_auth(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A library caller of launch() gets the same rule as `grounded serve`: refused, or warned when insecure."""
+    import gradio as gr
+
+    from rag.errors import ConfigError
+    from ui.app import launch
+
+    served: list[dict[str, Any]] = []
+    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kw: served.append(kw))
+    monkeypatch.setattr("ui.app.signal.signal", lambda *a: None)
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))
+    monkeypatch.setattr("ui.access._WARNED", set())
+    with pytest.raises(ConfigError, match=r"refusing to serve 0\.0\.0\.0 without authentication"):
+        launch(pipeline, host="0.0.0.0", port=0)
+    assert served == []  # refused before anything was built or bound
+    launch(pipeline.with_settings(insecure_no_auth=True), host="0.0.0.0", port=0)
+    assert "WARNING: serving 0.0.0.0 with no authentication" in capsys.readouterr().err
+    assert served and served[0]["server_name"] == "0.0.0.0"
+
+
 # --- teaching mode -----------------------------------------------------------------------------------------
 def test_failure_demo_uses_a_scratch_copy_and_leaves_the_index_alone(private_service: ChatService) -> None:
     service = private_service

@@ -128,7 +128,8 @@ def test_is_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
 
 
-def test_exposure_rule(capsys: pytest.CaptureFixture[str]) -> None:
+def test_exposure_rule(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ui.access._WARNED", set())  # the warning is printed once per host and process
     check_exposure("127.0.0.1", Access(), insecure_no_auth=False)  # loopback: fine without auth
     check_exposure("0.0.0.0", Access(token=TOKEN), insecure_no_auth=False)
     check_exposure("0.0.0.0", Access(users={"a": "b"}), insecure_no_auth=False)
@@ -137,6 +138,8 @@ def test_exposure_rule(capsys: pytest.CaptureFixture[str]) -> None:
         check_exposure("0.0.0.0", Access(), insecure_no_auth=False)
     check_exposure("0.0.0.0", Access(), insecure_no_auth=True)
     assert "WARNING" in capsys.readouterr().err
+    check_exposure("0.0.0.0", Access(), insecure_no_auth=True)  # `grounded serve` then launch(): once is enough
+    assert capsys.readouterr().err == ""
 
 
 def test_serve_refuses_a_public_address_without_auth_at_once(tmp_path: Path) -> None:
@@ -151,6 +154,48 @@ def test_serve_refuses_a_public_address_without_auth_at_once(tmp_path: Path) -> 
     assert len(lines) == 1 and "refusing to serve 0.0.0.0 without authentication" in lines[0]
     assert "--auth" in lines[0] and "--insecure-no-auth" in lines[0]
     assert not index.exists() and proc.stdout == ""
+
+
+class _FakeGradio:
+    """What AccessGate reads of Gradio's App: its cookie id and login sessions."""
+
+    def __init__(self) -> None:
+        self.tokens = {"session-of-alice": "alice"}
+        self.cookie_id = "abc123"
+
+
+def _gate_status(cookie: str) -> int:
+    """The status AccessGate answers for GET /config carrying `cookie` (200: passed through to the app)."""
+    import asyncio
+
+    from ui.access import AccessGate
+
+    sent: list[dict[str, Any]] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    gate = AccessGate(app, Access(users=dict(LOGINS)))
+    scope = {"type": "http", "path": "/config", "app": _FakeGradio(), "headers": [(b"cookie", cookie.encode())]}
+    asyncio.run(gate(scope, receive, send))
+    return sent[0]["status"]
+
+
+@pytest.mark.parametrize(
+    "other", ['foo={"a":1}', "path=C:\\temp\\x", 'theme="dark', "=novalue", "a b=c", "plain"]
+)
+def test_an_unrelated_odd_cookie_does_not_log_a_user_out(other: str) -> None:
+    login = "access-token-abc123=session-of-alice"
+    assert _gate_status(f"{other}; {login}") == 200
+    assert _gate_status(f"{login}; {other}") == 200
+    assert _gate_status(other) == 401
+    assert _gate_status(f"{other}; access-token-abc123=forged") == 401
 
 
 # --- the login server ----------------------------------------------------------------------------------------

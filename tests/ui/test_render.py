@@ -635,3 +635,23 @@ def test_real_follow_up_shows_the_rewritten_question(real: dict[str, dict[str, A
     assert [li.get_text() for li in step.select(".g-history li")] == a["trace"]["rewrite"]["history"]
     assert step.select_one(".g-method").get_text() == a["trace"]["rewrite"]["method"]
     assert step.select_one(".g-query").get_text() == a["query"]
+
+
+def test_app_boxes_show_their_text_as_text() -> None:
+    from ui.render import closed_book_html, error_html, note_html, streaming_html
+
+    evil = 'x <script>alert(1)</script> & "q"\n<img src=x onerror=alert(1)>'
+    for out, cls in (
+        (error_html(evil), "g-error"),
+        (note_html(evil), "g-note"),
+        (closed_book_html(evil), "g-closed-book"),
+        (streaming_html(evil + " [2]"), "g-streaming"),
+    ):
+        soup = BeautifulSoup(out, "html.parser")
+        assert soup.find("script") is None and soup.find("img") is None and "\n" not in out
+        box = soup.find("div", class_=cls)
+        assert box is not None and "<script>alert(1)</script>" in box.get_text()
+    assert BeautifulSoup(streaming_html("see [2]"), "html.parser").find("a", class_="g-chip")["data-n"] == "2"
+    done = BeautifulSoup(closed_book_html("from memory", done=True), "html.parser")
+    assert "nothing here is cited or checked" in done.find("div", class_="g-note").get_text()
+    assert error_html(ValueError("bad")).endswith("⚠ bad</div>")

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import html
 import io
+import os
 import shutil
 import threading
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -158,6 +159,55 @@ def test_an_upload_over_its_time_budget_is_stopped_and_reported(service: ChatSer
     service._reopen()
     assert sorted(service.pipeline.index.manifest.documents) == before  # the index is as it was
     assert "Zheng Nanning" in service.ask_json(DEMO_QUESTION)["answer"]
+
+
+def _until(check: Callable[[], bool], seconds: float = 240.0) -> None:
+    end = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_a_reupload_while_another_writer_holds_the_lock_keeps_the_indexed_file(
+    service: ChatService, tmp_path: Path
+) -> None:
+    """The same bytes as an indexed upload, while another writer holds the lock past the time budget: the wait
+    is not counted, and the stored file (listed in the manifest) is never deleted, whatever happens."""
+    from ingest.lock import write_lock
+    from rag.index import Index
+
+    root = service.pipeline.settings.index
+    src = tmp_path / "incoming" / "notes.txt"
+    src.parent.mkdir()
+    src.write_text(DOC, encoding="utf-8")
+    (row,) = service.ingest_uploads([src])
+    stored = root / "uploads" / "notes.txt"
+    assert row["status"] == "added" and stored.is_file()
+
+    def listed() -> bool:
+        return str(stored) in Index.open(root).manifest.documents
+
+    assert listed()
+    budget = 8.0
+    service.pipeline = service.pipeline.with_settings(upload_seconds=budget, lock_timeout=120)
+    with write_lock(root, timeout=5, what="ingest", on_wait=print):  # another writer: this test process
+        job = service.start_upload([src])
+        _until(lambda: "waiting for another ingest" in job.status)  # the child is up and waits for the lock
+        time.sleep(budget + 3)  # held longer than the budget
+        assert not job.done, job.results
+    job.wait(240)
+    (row,) = job.results
+    assert row["status"] == "unchanged", row
+    assert stored.is_file() and listed()
+
+    service.pipeline = service.pipeline.with_settings(upload_seconds=budget, lock_timeout=1)
+    with write_lock(root, timeout=5, what="ingest", on_wait=print):  # now held past the child's lock timeout
+        (row,) = service.ingest_uploads([src])
+    assert row["status"] == "skipped", row
+    assert f"another ingest of {root} is running (pid {os.getpid()}): try again when it ends" == row["reason"]
+    assert stored.is_file() and listed()
+    assert "Elsbeth Marrow" in service.ask_json("Who opened the Quillfeather Observatory?")["answer"]
 
 
 @pytest.mark.slow
