@@ -144,10 +144,22 @@ def _responds(url: str) -> bool:
 
 
 class Server:
-    """`grounded serve --index INDEX` on a free loopback port; `with Server(...) as s: s.url, s.pid`."""
+    """`grounded serve --index INDEX` on a free loopback port; `with Server(...) as s: s.url, s.pid`.
+    `host` is the address it binds, `probe` the path answering 200 once it is up, `timeout_s` how long to wait."""
 
-    def __init__(self, index: Path, work: Path, env: dict[str, str], args: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        index: Path,
+        work: Path,
+        env: dict[str, str],
+        args: Sequence[str] = (),
+        *,
+        host: str = "127.0.0.1",
+        probe: str = "",
+        timeout_s: float = START_TIMEOUT_S,
+    ) -> None:
         self.index, self.work, self.env, self.args = index, work, env, list(args)
+        self.host, self.probe, self.timeout_s = host, probe, timeout_s
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -166,18 +178,20 @@ class Server:
         return "\n".join(parts)
 
     def __enter__(self) -> Server:
-        cmd = [str(GROUNDED), "serve", "--index", str(self.index), "--host", "127.0.0.1", "--port", str(self.port)]
+        cmd = [str(GROUNDED), "serve", "--index", str(self.index), "--host", self.host, "--port", str(self.port)]
         with (self.work / "serve.stdout").open("wb") as out, (self.work / "serve.stderr").open("wb") as err:
             self.proc = subprocess.Popen(
                 cmd + self.args, cwd=self.work, env=self.env, stdout=out, stderr=err, stdin=subprocess.DEVNULL
             )
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not _responds(self.url):
+        deadline = time.monotonic() + self.timeout_s
+        while not _responds(self.url + self.probe):
             if self.proc.poll() is not None:
-                raise RuntimeError(f"`grounded serve` exited with {self.proc.returncode}\n{self.logs()}")
+                raise RuntimeError(f"`grounded serve` exited with {self.proc.returncode} before serving\n{self.logs()}")
             if time.monotonic() > deadline:
                 self.__exit__()
-                raise RuntimeError(f"`grounded serve` not answering on {self.url} after {START_TIMEOUT_S} s")
+                raise RuntimeError(
+                    f"`grounded serve` not answering on {self.url} after {self.timeout_s} s\n{self.logs()}"
+                )
             time.sleep(0.5)
         return self
 

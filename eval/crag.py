@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from eval.metrics import mean, percentile, ratio, squad_tokens, wilson_interval
-from eval.rgb import write_bench_run
+from eval.report import markdown_table, pct, text_table
+from eval.run import write_bench_run
 from ingest.loaders import HtmlLoader, LoadedDocument
 from rag.errors import DatasetError, GroundedError
 from rag.settings import Settings
@@ -287,28 +288,19 @@ def run_file(
 
 
 # --- reporting ----------------------------------------------------------------------------------------
-def _pct(v: float | None) -> str:
-    return "n/a" if v is None else f"{100 * v:.1f}"
-
-
 def report_rows(summary: Mapping[str, Any]) -> list[list[str]]:
     """Header and rows: overall, then each question type."""
     head = ["questions", "n", "accurate", "hallucinated", "missing", "score"]
     rows = [head]
     for name, b in [("all", summary["overall"]), *summary["by_type"].items()]:
-        score = "n/a" if b["score"] is None else f"{100 * b['score']:.1f}"
-        rows.append([name, str(b["n"]), *[_pct(b[k]["rate"]) for k in ("accurate", "hallucinated", "missing")], score])
+        rates = [pct(b[k]["rate"]) for k in ("accurate", "hallucinated", "missing")]
+        rows.append([name, str(b["n"]), *rates, pct(b["score"])])
     return rows
 
 
 def format_report(summary: Mapping[str, Any]) -> str:
     """Aligned text, rates and score in %."""
-    rows = report_rows(summary)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = [
-        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
-        for r in rows
-    ]
+    lines = text_table(report_rows(summary))
     lines.insert(0, f"CRAG {summary.get('dataset', '')}: {summary['questions']} questions; % (score = acc - halluc.)")
     lines.append(f"judge: {summary.get('judge', '')}")
     return "\n".join(lines)
@@ -316,10 +308,7 @@ def format_report(summary: Mapping[str, Any]) -> str:
 
 def report_markdown(summary: Mapping[str, Any]) -> str:
     """The report as Markdown."""
-    rows = report_rows(summary)
-    md = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])] + [
-        "| " + " | ".join(r) + " |" for r in rows[1:]
-    ]
+    md = markdown_table(report_rows(summary))
     return "\n".join(
         [
             f"# CRAG: {summary.get('dataset', '')}",

@@ -473,6 +473,27 @@ def _md_cell(value: Any) -> str:
     return " ".join(str(value).split()).replace("|", "\\|")
 
 
+def pct(value: float | None) -> str:
+    """A rate as a percentage with one decimal, "n/a" for None (the benchmark tables' cells)."""
+    return "n/a" if value is None else f"{100 * value:.1f}"
+
+
+def text_table(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Rows (header first) as aligned text lines: the first column left-aligned, the others right-aligned."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+        for r in rows
+    ]
+
+
+def markdown_table(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Rows (header first) as the lines of a Markdown table."""
+    return ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])] + [
+        "| " + " | ".join(r) + " |" for r in rows[1:]
+    ]
+
+
 def render_markdown(
     records: Sequence[Mapping[str, Any]], summary: Mapping[str, Any], run: Mapping[str, Any], plots: Sequence[Plot]
 ) -> str:

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from eval.metrics import percentile, ratio, wilson_interval
+from eval.report import markdown_table, pct, text_table
+from eval.run import write_bench_run
 from rag.errors import DatasetError
 from rag.index import Index
 from rag.retrievers import Query
@@ -64,18 +66,14 @@ def _row(noise: Sequence[float], rej: float, rej_star: float, **fact: float) -> 
     return {**dict(zip(_NOISE, noise, strict=True)), "rejection": rej, "rejection_star": rej_star, **fact}
 
 
+# The counterfactual table (Acc without/with the documents, ED, ED*, CR) has only ChatGPT's row.
+_CHATGPT_FACT = {
+    "en": {"acc_nodoc": 89.0, "acc_doc": 9.0, "ed": 8.0, "ed_star": 7.0, "cr": 57.14},
+    "zh": {"acc_nodoc": 91.0, "acc_doc": 17.0, "ed": 1.0, "ed_star": 3.0, "cr": 33.33},
+}
 PAPER: dict[str, dict[str, dict[str, float | None]]] = {
     "en": {
-        "ChatGPT": _row(
-            (96.33, 94.67, 94.00, 90.00, 76.00),
-            24.67,
-            45.00,
-            acc_nodoc=89.0,
-            acc_doc=9.0,
-            ed=8.0,
-            ed_star=7.0,
-            cr=57.14,
-        ),
+        "ChatGPT": _row((96.33, 94.67, 94.00, 90.00, 76.00), 24.67, 45.00, **_CHATGPT_FACT["en"]),
         "ChatGLM-6B": _row((93.67, 90.67, 89.33, 84.67, 70.67), 9.00, 25.00),
         "ChatGLM2-6B": _row((91.33, 89.67, 83.00, 77.33, 57.33), 10.33, 41.33),
         "Vicuna-7B-v1.3": _row((87.67, 83.33, 86.00, 82.33, 60.33), 17.00, 33.33),
@@ -83,16 +81,7 @@ PAPER: dict[str, dict[str, dict[str, float | None]]] = {
         "BELLE-7B-2M": _row((83.33, 81.00, 79.00, 71.33, 64.67), 5.67, 14.33),
     },
     "zh": {
-        "ChatGPT": _row(
-            (95.67, 94.67, 91.00, 87.67, 70.67),
-            5.33,
-            43.33,
-            acc_nodoc=91.0,
-            acc_doc=17.0,
-            ed=1.0,
-            ed_star=3.0,
-            cr=33.33,
-        ),
+        "ChatGPT": _row((95.67, 94.67, 91.00, 87.67, 70.67), 5.33, 43.33, **_CHATGPT_FACT["zh"]),
         "ChatGLM-6B": _row((94.33, 90.67, 89.00, 82.33, 69.00), 6.33, 17.00),
         "ChatGLM2-6B": _row((86.67, 82.33, 76.67, 72.33, 54.00), 6.33, 36.33),
         "Vicuna-7B-v1.3": _row((85.67, 82.67, 77.00, 69.33, 49.67), 3.37, 24.67),
@@ -451,10 +440,6 @@ def run_file(
 
 
 # --- reporting ------------------------------------------------------------------------------------
-def _pct(v: float | None) -> str:
-    return "n/a" if v is None else f"{100 * v:.1f}"
-
-
 def _lang(summary: Mapping[str, Any]) -> str:
     return "zh" if "zh" in Path(str(summary.get("dataset", ""))).name else "en"
 
@@ -468,13 +453,13 @@ def report_rows(summary: Mapping[str, Any]) -> list[list[str]]:
     if fact:
         head += ["Acc_doc", "fake", "ED", "CR"]
     ours = [f"grounded ({summary.get('generator', '?')})"]
-    ours += [_pct(conds[c]["accuracy"]["rate"]) for c in noise]
-    ours.append(_pct(conds["rejection"]["rejection"]["rate"]) if "rejection" in conds else "n/a")
+    ours += [pct(conds[c]["accuracy"]["rate"]) for c in noise]
+    ours.append(pct(conds["rejection"]["rejection"]["rate"]) if "rejection" in conds else "n/a")
     ours.append("–")
     if fact:
         cf = conds["counterfactual"]
-        ours += [_pct(cf["accuracy"]["rate"]), _pct(cf["fake_answer"]["rate"])]
-        ours += [_pct(cf["error_detection"]["rate"]), _pct(cf["error_correction"]["rate"])]
+        ours += [pct(cf["accuracy"]["rate"]), pct(cf["fake_answer"]["rate"])]
+        ours += [pct(cf["error_detection"]["rate"]), pct(cf["error_correction"]["rate"])]
     rows = [head, ours]
     lang = _lang(summary)
     for model in PAPER_MODELS:
@@ -495,12 +480,7 @@ def report_rows(summary: Mapping[str, Any]) -> list[list[str]]:
 
 def format_report(summary: Mapping[str, Any]) -> str:
     """Aligned text: our figures (%), then the paper's for the same language."""
-    rows = report_rows(summary)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = [
-        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
-        for r in rows
-    ]
+    lines = text_table(report_rows(summary))
     conds = summary["conditions"]
     lines.insert(0, f"RGB {summary.get('dataset', '')}: {summary['questions']} questions, {summary['cases']} cases; %")
     if "counterfactual" in conds:
@@ -513,9 +493,7 @@ def format_report(summary: Mapping[str, Any]) -> str:
 
 def report_markdown(summary: Mapping[str, Any]) -> str:
     """The report table as Markdown, with the paper's citation and our matching rule."""
-    rows = report_rows(summary)
-    md = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
-    md += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+    md = markdown_table(report_rows(summary))
     return "\n".join(
         [
             f"# RGB: {summary.get('dataset', '')}",
@@ -560,35 +538,3 @@ def write_run(
     """The run folder (eval.run.write_run: results.jsonl, summary.json, run.json, report.html/.md, plots/),
     with the RGB table, ours beside the paper's, added to both reports."""
     write_bench_run(out, records, written_summary(summary), dataset, settings, "rgb", report_markdown(summary), started)
-
-
-def write_bench_run(
-    out: Path,
-    records: Sequence[Mapping[str, Any]],
-    summary: Mapping[str, Any],
-    dataset: Path,
-    settings: Settings,
-    fmt: str,
-    markdown: str,
-    started: str | None = None,
-) -> None:
-    """A benchmark's run folder through eval.run, its own table appended to report.md and report.html."""
-    from markupsafe import escape
-
-    from eval.run import now_iso, run_record
-    from eval.run import write_run as write_run_folder
-
-    out = Path(out)
-    ended = now_iso()
-    extra = {"index": {"path": None, "digest": None, "documents": [], "note": "per-question corpora"}}
-    run = run_record(settings, dataset, fmt, settings.verify_policy, started or ended, ended, extra=extra)
-    if summary.get("seconds") is not None:
-        run["seconds"] = summary["seconds"]
-    write_run_folder(out, records, summary, run)
-    md = out / "report.md"
-    md.write_text(md.read_text(encoding="utf-8") + "\n\n" + markdown + "\n", encoding="utf-8")
-    html_path = out / "report.html"
-    html = html_path.read_text(encoding="utf-8")
-    section = f'<section id="{fmt}-table"><h2>{escape(fmt.upper())}</h2><pre>{escape(markdown)}</pre></section>'
-    cut = html.rfind("</body>")
-    html_path.write_text(html[:cut] + section + html[cut:] if cut >= 0 else html + section, encoding="utf-8")

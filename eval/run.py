@@ -293,6 +293,36 @@ def write_run(
     return full
 
 
+def write_bench_run(
+    out: Path,
+    records: Sequence[Mapping[str, Any]],
+    summary: Mapping[str, Any],
+    dataset: Path,
+    settings: Any,
+    fmt: str,
+    markdown: str,
+    started: str | None = None,
+) -> None:
+    """A benchmark's run folder (`write_run`; per-question corpora, so no index), its own table appended to
+    report.md and report.html. `settings` is a rag.settings.Settings; `markdown` the benchmark's table."""
+    from markupsafe import escape
+
+    out = Path(out)
+    ended = now_iso()
+    extra = {"index": {"path": None, "digest": None, "documents": [], "note": "per-question corpora"}}
+    run = run_record(settings, dataset, fmt, settings.verify_policy, started or ended, ended, extra=extra)
+    if summary.get("seconds") is not None:
+        run["seconds"] = summary["seconds"]
+    write_run(out, records, summary, run)
+    md = out / "report.md"
+    md.write_text(md.read_text(encoding="utf-8") + "\n\n" + markdown + "\n", encoding="utf-8")
+    html_path = out / "report.html"
+    html = html_path.read_text(encoding="utf-8")
+    section = f'<section id="{fmt}-table"><h2>{escape(fmt.upper())}</h2><pre>{escape(markdown)}</pre></section>'
+    cut = html.rfind("</body>")
+    html_path.write_text(html[:cut] + section + html[cut:] if cut >= 0 else html + section, encoding="utf-8")
+
+
 def load_run(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any]]:
     """(records, summary, run) of a run folder written by `write_run`."""
     folder = Path(folder)

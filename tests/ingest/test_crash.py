@@ -72,16 +72,21 @@ def snapshot(root: Path) -> dict[str, Any]:
     return {"documents": docs, "ids": ids, "count": count, "top5": top}
 
 
-@pytest.fixture(scope="module")
-def clean(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    root = tmp_path_factory.mktemp("clean") / "idx"
-    run = subprocess.run(
+def run_ingest(root: Path, corpus: Path) -> subprocess.CompletedProcess[str]:
+    """`grounded ingest -q --index ROOT CORPUS` in a clean environment, run to the end (output captured)."""
+    return subprocess.run(
         [str(GROUNDED), "ingest", "-q", "--index", str(root), str(corpus)],
         capture_output=True,
         text=True,
         env=clean_env(),
         timeout=300,
     )
+
+
+@pytest.fixture(scope="module")
+def clean(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    root = tmp_path_factory.mktemp("clean") / "idx"
+    run = run_ingest(root, corpus)
     assert run.returncode == 0, run.stderr
     assert check(root).ok
     return snapshot(root)
@@ -135,13 +140,7 @@ def test_killed_first_ingest_then_the_suggested_command_matches_a_clean_run(
     fix = re.search(r"`(grounded ingest --index (\S+) PATH\.\.\.)`", message)
     assert fix and fix.group(2) == str(root), message
     if stage == "chroma":  # the suggested command, with the files
-        run = subprocess.run(
-            [str(GROUNDED), "ingest", "-q", "--index", str(root), str(corpus)],
-            capture_output=True,
-            text=True,
-            env=clean_env(),
-            timeout=300,
-        )
+        run = run_ingest(root, corpus)
         assert run.returncode == 0, run.stderr
     else:
         ingest([corpus], Settings(index=root), progress=False)
@@ -211,13 +210,7 @@ def test_two_writers_at_once_both_get_their_files_in(corpus: Path, tmp_path: Pat
     for line in first.stderr:
         if line.strip() == "paused at manifest":
             break
-    second = subprocess.run(
-        [str(GROUNDED), "ingest", "-q", "--index", str(root), str(halves[1])],
-        capture_output=True,
-        text=True,
-        env=clean_env(),
-        timeout=300,
-    )
+    second = run_ingest(root, halves[1])
     out, _ = first.communicate(timeout=300)
     assert first.returncode == 0 and second.returncode == 0, second.stderr
     assert f"waiting for another ingest of {root} (pid {first.pid})…" in second.stderr

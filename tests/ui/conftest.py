@@ -18,18 +18,15 @@ import contextlib
 import os
 import re
 import shutil
-import socket
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from eval.bench_serve import Server
+from eval.bench_serve import clean_env as server_clean_env
 from rag.settings import Settings
 from tests.conftest import REQUIRE_BROWSER
 
@@ -69,36 +66,6 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _server_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADIO_", "GROUNDED_"))}
-    env.update(
-        GRADIO_ANALYTICS_ENABLED="False",
-        HF_HUB_OFFLINE="1",
-        TRANSFORMERS_OFFLINE="1",
-        HF_HUB_DISABLE_TELEMETRY="1",
-        ANONYMIZED_TELEMETRY="False",
-        NO_PROXY="127.0.0.1,localhost",
-        no_proxy="127.0.0.1,localhost",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
-def _responds(url: str) -> bool:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
-    try:
-        with opener.open(url, timeout=2) as r:
-            return r.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 @contextlib.contextmanager
 def _serving(
     source_index: Path,
@@ -112,36 +79,16 @@ def _serving(
     `args` are extra flags, `env` extra variables (e.g. GROUNDED_AUTH); `probe` is the path answering 200 once up."""
     index = work / "index"
     shutil.copytree(source_index, index)  # the server never touches the shared session index
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/"
-    out, err = work / "serve.stdout", work / "serve.stderr"
-    cmd = [str(GROUNDED), "serve", "--index", str(index), "--host", host, "--port", str(port), *args]
-    with out.open("wb") as fout, err.open("wb") as ferr:
-        proc = subprocess.Popen(
-            cmd, cwd=work, env=_server_env() | dict(env or {}), stdout=fout, stderr=ferr, stdin=subprocess.DEVNULL
-        )
-
-    def logs() -> str:
-        return f"--- stdout ---\n{out.read_text(errors='replace')[-4000:]}\n--- stderr ---\n{err.read_text(errors='replace')[-8000:]}"
-
+    server_env = server_clean_env(Path(os.environ["HOME"]), dict(env or {}))
+    server = Server(index, work, server_env, args, host=host, probe=probe, timeout_s=SERVER_TIMEOUT_S)
     try:
-        deadline = time.monotonic() + SERVER_TIMEOUT_S
-        while not _responds(url + probe):
-            if proc.poll() is not None:
-                pytest.fail(f"`grounded serve` exited with {proc.returncode} before serving\n{logs()}", pytrace=False)
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"`grounded serve` not answering on {url} after {SERVER_TIMEOUT_S} s\n{logs()}", pytrace=False
-                )
-            time.sleep(0.5)
-        yield url
+        server.__enter__()
+    except RuntimeError as e:  # it exited, or never answered: the message carries its logs
+        pytest.fail(str(e), pytrace=False)
+    try:
+        yield server.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
+        server.__exit__()
 
 
 @pytest.fixture(scope="session")

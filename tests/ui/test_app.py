@@ -5,12 +5,12 @@ from __future__ import annotations
 import html
 import re
 import shutil
-import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from eval.bench_serve import free_port
 from ingest.loaders import loader_for
 from rag.index import Index
 from rag.pipeline import Pipeline
@@ -262,17 +262,11 @@ def test_failure_demo_uses_a_scratch_copy_and_leaves_the_index_alone(private_ser
 
 
 # --- the HTTP API ------------------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_ask_endpoint_with_gradio_client(pipeline: Pipeline) -> None:
     from gradio_client import Client
 
     app = build_app(pipeline)
-    port = _free_port()
+    port = free_port()
     app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
