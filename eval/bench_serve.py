@@ -42,6 +42,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eval import metrics
+
 QUESTIONS = Path(__file__).resolve().parent / "data" / "demo_questions.jsonl"
 GROUNDED = Path(sys.executable).with_name("grounded")
 START_TIMEOUT_S = 300  # model loading on a busy 2-core machine
@@ -353,13 +355,8 @@ def upload_found(url: str, token: str | None, wait_s: float = 120.0) -> dict[str
 
 
 def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0-100) by linear interpolation; 0 for no values."""
-    if not values:
-        return 0.0
-    s = sorted(values)
-    k = (len(s) - 1) * q / 100
-    lo, hi = int(k), min(int(k) + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+    """The q-th percentile (0-100) by linear interpolation (eval.metrics'); 0 for no values, for the tables."""
+    return metrics.percentile(values, q) if values else 0.0
 
 
 def summarize(n: int, sessions: int, seconds: float, calls: Sequence[Call], rss: tuple[float, float]) -> Round:

@@ -62,6 +62,13 @@ def wheel_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return venv
 
 
+def _in_venv(venv: Path, cwd: Path, program: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run one of the venv's programs outside the repo, with a clean environment."""
+    return subprocess.run(
+        [str(venv / "bin" / program), *args], capture_output=True, text=True, cwd=cwd, env=clean_env(), timeout=300
+    )
+
+
 def test_wheel_holds_every_package_and_data_file(wheel_venv: Path, tmp_path: Path) -> None:
     code = (
         "import rag, ui.app, ingest.indexer, eval.runner;"
@@ -70,9 +77,7 @@ def test_wheel_holds_every_package_and_data_file(wheel_venv: Path, tmp_path: Pat
         "print(len(list(demo_corpus_dir().glob('*.txt'))));"
         "print(all(p.is_file() for p, _ in FAILURE_DEMOS.values()))"
     )
-    out = subprocess.run(
-        [str(wheel_venv / "bin" / "python"), "-c", code], capture_output=True, text=True, cwd=tmp_path, env=clean_env()
-    )
+    out = _in_venv(wheel_venv, tmp_path, "python", "-c", code)
     assert out.returncode == 0, out.stderr
     where, demo_files, teaching = out.stdout.split()
     assert Path(where).is_relative_to(wheel_venv), f"imported {where}, not the installed wheel"
@@ -84,14 +89,7 @@ def test_installed_wheel_answers_and_runs_a_teaching_demo(
 ) -> None:
     index = tmp_path / "index"
     shutil.copytree(demo_index.index, index)
-    ask = subprocess.run(
-        [str(wheel_venv / "bin" / "grounded"), "ask", "--index", str(index), LECTURE],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=clean_env(),
-        timeout=300,
-    )
+    ask = _in_venv(wheel_venv, tmp_path, "grounded", "ask", "--index", str(index), LECTURE)
     assert ask.returncode == 0, ask.stderr
     assert "Zheng Nanning" in ask.stdout and re.search(r"\[\d+\]", ask.stdout)
     demo = (
@@ -100,14 +98,7 @@ def test_installed_wheel_answers_and_runs_a_teaching_demo(
         "s.add_failure_demo('distractor');"
         "print(s.scratch_pipeline().index.manifest.chunk_count > s.pipeline.index.manifest.chunk_count)"
     )
-    out = subprocess.run(
-        [str(wheel_venv / "bin" / "python"), "-c", demo, str(index)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=clean_env(),
-        timeout=300,
-    )
+    out = _in_venv(wheel_venv, tmp_path, "python", "-c", demo, str(index))
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "True"
 
