@@ -1,4 +1,8 @@
-"""Question sets: JSONL rows `{"id", "question", "answerable", "answers": [...], "sources": [...]}`, optional "type"."""
+"""Question sets: JSONL rows `{"id", "question", "answerable", "answers": [...], "sources": [...]}`.
+
+Optional: "type" (reports break metrics down by it) and "all_answers": true (the answer must contain
+every gold string, e.g. each item of a list or each part of a several-part question; default: any one).
+"""
 
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ class EvalQuestion:
     answers: tuple[str, ...]
     sources: tuple[str, ...]
     type: str = ""  # optional question kind (e.g. "factoid", "off-topic"): reports break metrics down by it
+    all_answers: bool = False  # optional: every gold string must appear (list, summary, several parts), not any one
 
 
 def load_questions(path: Path) -> list[EvalQuestion]:
@@ -47,6 +52,8 @@ def load_questions(path: Path) -> list[EvalQuestion]:
             raise DatasetError(f"{where}: answers and sources must be lists")
         if not isinstance(row["answerable"], bool):
             raise DatasetError(f"{where}: answerable must be true or false, not {row['answerable']!r}")
+        if not isinstance(row.get("all_answers", False), bool):
+            raise DatasetError(f"{where}: all_answers must be true or false, not {row['all_answers']!r}")
         if row["answerable"] and not row["answers"]:
             raise DatasetError(f"{where}: answerable question with no answers: add answers or set answerable false")
         qid = str(row["id"])
@@ -61,6 +68,7 @@ def load_questions(path: Path) -> list[EvalQuestion]:
                 tuple(row["answers"]),
                 tuple(row["sources"]),
                 str(row.get("type") or ""),
+                bool(row.get("all_answers", False)),
             )
         )
     if not out:

@@ -45,25 +45,45 @@ def citation_scores(answer: Answer, judge: Judge) -> tuple[float, float] | None:
     return alce_citation_scores([(sc.text, sc.citations) for sc in answer.sentences], entails, passages=len(top))
 
 
+def gold_found(text: str, answers: Sequence[str], all_answers: bool = False) -> bool:
+    """Whether `text` holds the gold: any one answer, or with `all_answers` every one (lists, several parts).
+
+    >>> gold_found("Ben Murphy translated it.", ["Ben Murphy", "April 28, 2025"], all_answers=True)
+    False
+    """
+    if all_answers:
+        return bool(answers) and all(contains_answer(text, [a]) for a in answers)
+    return contains_answer(text, answers)
+
+
 def score_answer(q: EvalQuestion, answer: Answer, latency_ms: float, judge: Judge | None = None) -> dict[str, Any]:
-    """One per-question record: the answer, whether it is right, and why."""
+    """One per-question record: the answer, whether it is right, and why.
+
+    Right means: answered and holding a gold answer (every gold answer when the question has `all_answers`).
+    """
     cited_text = " ".join(c.chunk.text for c in answer.citations)
     top = answer.trace.fused.hits[: answer.trace.cutoff]
     alce = citation_scores(answer, judge) if judge else None
     passages = [h.chunk.source for h in top]
-    correct = q.answerable and not answer.abstained and contains_answer(answer.text, q.answers)
+    every = q.all_answers
+    correct = q.answerable and not answer.abstained and gold_found(answer.text, q.answers, every)
+    if every:  # the parts may come from different passages: the top passages together must hold them all
+        passage_hit = gold_found(" ".join(h.chunk.text for h in top), q.answers, every)
+    else:
+        passage_hit = any(contains_answer(h.chunk.text, q.answers) for h in top)
     return {
         "id": q.id,
         "question": q.question,
         "answerable": q.answerable,
         "gold": list(q.answers),
+        "all_answers": every,
         "answer": answer.text,
         "abstained": answer.abstained,
         "reason": answer.reason,
         "correct": bool(correct) if q.answerable else answer.abstained,
-        "citation_supported": bool(q.answerable and contains_answer(cited_text, q.answers)),
+        "citation_supported": bool(q.answerable and gold_found(cited_text, q.answers, every)),
         "source_hit": bool(q.answerable and sources_hit(passages, q.sources)),
-        "passage_hit": bool(q.answerable and any(contains_answer(h.chunk.text, q.answers) for h in top)),
+        "passage_hit": bool(q.answerable and passage_hit),
         "citations": [
             {"n": c.n, "source": Path(c.chunk.source).name, "chunk_id": c.chunk.id} for c in answer.citations
         ],
@@ -97,10 +117,11 @@ def correct_if_answered(record: dict[str, Any], answer: Answer) -> bool | None:
         return None
     if not answerable:
         return False
+    every = bool(record.get("all_answers"))
     if not answer.abstained:
-        return contains_answer(answer.text, gold)
+        return gold_found(answer.text, gold, every)
     cands = answer.trace.generation.get("candidates") or []
-    return bool(cands) and contains_answer(str(cands[0].get("text", "")), gold)
+    return bool(cands) and gold_found(str(cands[0].get("text", "")), gold, every)
 
 
 def with_trace(record: dict[str, Any], item: Any, answer: Answer) -> dict[str, Any]:

@@ -13,16 +13,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from langchain_text_splitters import RecursiveCharacterTextSplitter
 from tqdm import tqdm
 
-from ingest.chunker import ChunkerConfig, chunk_text, make_splitter, with_markers
+from ingest.chunker import ChunkerConfig, chunk_text, make_splitter, structure_markers, with_markers
 from ingest.files import printable, walk
 from ingest.loaders import LoadedDocument, captured_noise, check_file, loader_for
 from ingest.lock import write_lock
+from ingest.normalize import normalize
+from rag.chroma_server import server_for
 from rag.embeddings import MULTILINGUAL_MODEL, load_embeddings, model_spec
 from rag.errors import IndexMismatchError, IngestError
 from rag.index import MULTILINGUAL_COLLECTION, DocumentRecord, Index
 from rag.settings import Settings, demo_corpus_dir
+from rag.structure import parse_blocks
 from rag.types import Chunk, content_hash
 
 Status = Literal["added", "unchanged", "replaced", "removed", "skipped"]
@@ -124,6 +128,16 @@ def chunker_config(settings: Settings) -> ChunkerConfig:
     return ChunkerConfig(tokens=settings.chunk_tokens, overlap=settings.chunk_overlap)
 
 
+def document_chunks(doc: LoadedDocument, splitter: RecursiveCharacterTextSplitter) -> list[Chunk]:
+    """The chunks of a loaded document: its text normalised (same length, offsets kept), split along its
+    structure, with `section`, `page`, `blocks` and `intros` metadata."""
+    text = normalize(doc.text)
+    blocks = parse_blocks(text, [off for off, _ in doc.markers.get("section") or []])
+    meta = {"title": doc.metadata["title"]} if doc.metadata.get("title") else {}
+    chunks = chunk_text(text, str(doc.path), splitter, meta, blocks)
+    return with_markers(chunks, structure_markers(text, blocks, doc.markers))
+
+
 def ingest(
     paths: Sequence[Path] | None,
     settings: Settings,
@@ -184,10 +198,11 @@ def _ingest_locked(
     t0 = time.perf_counter()
     cfg = chunker_config(settings)
     root = Path(settings.index).expanduser()
+    server = server_for(root, settings)  # None: the embedded store in the index folder
     current = None
-    if Index.exists(root):
+    if Index.exists(root, server):
         try:
-            current = Index.open(root)
+            current = Index.open(root, server=server)
         except IndexMismatchError:
             if not fresh:
                 raise
@@ -201,7 +216,8 @@ def _ingest_locked(
             )
         base = current
     else:
-        base = Index.create(root, settings.embedding_model, model_spec(settings.embedding_model).dim, cfg.to_dict())
+        dim = model_spec(settings.embedding_model).dim
+        base = Index.create(root, settings.embedding_model, dim, cfg.to_dict(), server=server)
         base.manifest.generation = current.manifest.generation if current is not None else 0
         if settings.multilingual:
             base.manifest.multilingual_model = MULTILINGUAL_MODEL
@@ -229,8 +245,7 @@ def _ingest_locked(
     splitter = make_splitter(cfg, embeddings.count_tokens)
     new_chunks: dict[str, list[Chunk]] = {}
     for doc, _ in changed:
-        meta = {"title": doc.metadata["title"]} if doc.metadata.get("title") else {}
-        new_chunks[str(doc.path)] = with_markers(chunk_text(doc.text, str(doc.path), splitter, meta), doc.markers)
+        new_chunks[str(doc.path)] = document_chunks(doc, splitter)
     todo = list({c.id: c for cs in new_chunks.values() for c in cs}.values())
     for key in removed:
         records.pop(key)
@@ -347,9 +362,10 @@ def rebuild(paths: Sequence[Path] | None, settings: Settings, *, progress: bool 
         gone: list[FileResult] = []
         old: Index | None = None
         unreadable: IndexMismatchError | None = None
-        if Index.exists(root):
+        server = server_for(root, settings)
+        if Index.exists(root, server):
             try:
-                old = Index.open(root)
+                old = Index.open(root, server=server)
             except IndexMismatchError as e:
                 unreadable = e
         if unreadable is not None:

@@ -1,8 +1,10 @@
 """Loaders turn a file into text: one `Loader` per format, chosen by file suffix.
 
-Every loader returns the document's text (chunk offsets point into it), its title when
-the format declares one, and position markers: where each section heading and, for PDF,
-each page begins. Kept libraries do the parsing: charset-normalizer, markdown-it-py,
+Every loader returns the document's text (chunk offsets point into it, after
+`ingest.normalize.normalize`, which keeps them), its title when the format declares one, and
+position markers: where each section heading and, for PDF, each page begins. Table rows
+(DOCX, HTML, Markdown) become one line each, every value with its column's header
+("Plan: Basic · Price: 9"). Kept libraries do the parsing: charset-normalizer, markdown-it-py,
 pypdf, python-docx, trafilatura.
 """
 
@@ -250,6 +252,59 @@ def join_parts(parts: Sequence[str], sep: str) -> tuple[str, list[int]]:
     return sep.join(parts), offsets
 
 
+_NUMBER = re.compile(r"[-+]?[\d.,]+\s*%?")
+_PIPE_RULE = re.compile(r"\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
+
+
+def table_lines(rows: Sequence[Sequence[str]], header: bool | None = None) -> list[str]:
+    """One line per body row, each value with its column's header: "Plan: Basic · Price: 9 · Seats: 1".
+
+    The first row is the header when `header` says so, or (when None) when there are other rows and its
+    cells are all filled and none is a number; the header is not repeated as a row of its own. A table
+    without a header keeps its rows as "a | b".
+    """
+    rows = [[" ".join(c.split()) for c in row] for row in rows]
+    rows = [row for row in rows if any(row)]
+    if header is None:
+        header = len(rows) > 1 and all(rows[0]) and not any(_NUMBER.fullmatch(c) for c in rows[0])
+    if not header or len(rows) < 2:
+        return [" | ".join(c for c in row if c) for row in rows]
+    labels = rows[0]
+    out = []
+    for row in rows[1:]:
+        cells = [
+            f"{labels[k]}: {value}" if k < len(labels) and labels[k] else value for k, value in enumerate(row) if value
+        ]
+        out.append(" · ".join(cells))
+    return out
+
+
+def label_tables(text: str) -> str:
+    """Markdown pipe tables rewritten as `table_lines` rows (a "|---|" rule after the first row marks it
+    the header; without one, `table_lines` decides); every other line is kept as it is."""
+    lines = text.split("\n")
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        if not lines[i].lstrip().startswith("|"):
+            out.append(lines[i])
+            i += 1
+            continue
+        j = i
+        while j < len(lines) and lines[j].lstrip().startswith("|"):
+            j += 1
+        block = lines[i:j]
+        header = True if len(block) > 1 and _PIPE_RULE.match(block[1].strip()) else None
+        cells = [
+            [c.strip() for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
+            for line in block
+            if not _PIPE_RULE.match(line.strip())
+        ]
+        out.extend(table_lines(cells, header))
+        i = j
+    return "\n".join(out)
+
+
 # --- formats ----------------------------------------------------------------------------------
 class TextLoader:
     """Plain text in any common encoding."""
@@ -270,7 +325,7 @@ class MarkdownLoader:
         from ingest.hidden import visible_markdown
 
         text, encoding = decode_text(_read_bytes(path), path)
-        text = visible_markdown(text)  # HTML comments and hidden HTML never reach the index
+        text = label_tables(visible_markdown(text))  # HTML comments and hidden HTML never reach the index
         if not text.strip():
             raise IngestError(f"{path}: no visible text (only comments or hidden markup): add text or leave it out")
         heads = markdown_headings(text)
@@ -334,16 +389,18 @@ class DocxLoader:
             document = docx.Document(str(path))
         except (PackageNotFoundError, KeyError, ValueError, OSError) as e:
             raise IngestError(f"{path}: not a readable .docx ({e.__class__.__name__}): re-save it from Word") from None
+        from docx.table import Table
+
         from ingest.hidden import DocxVisibility
 
         title = (document.core_properties.title or "").strip()
         seen = DocxVisibility(document)  # hidden (w:vanish) and white runs never reach the index
-        blocks: list[tuple[str, str]] = [
-            (p.style.name if p.style else "", seen.paragraph_text(p)) for p in document.paragraphs
-        ]
-        for table in document.tables:
-            for row in table.rows:
-                blocks.append(("", " | ".join(seen.cell_text(cell).strip() for cell in row.cells)))
+        blocks: list[tuple[str, str]] = []
+        for part in document.iter_inner_content():  # paragraphs and tables in document order
+            if isinstance(part, Table):
+                blocks.extend(("", line) for line in table_lines(_docx_rows(part, seen)))
+            else:
+                blocks.append((part.style.name if part.style else "", seen.paragraph_text(part)))
         blocks = [(style, content.strip()) for style, content in blocks if content.strip()]
         text, offsets = join_parts([content for _, content in blocks], "\n")
         sections = [
@@ -357,6 +414,19 @@ class DocxLoader:
         return LoadedDocument(
             path, text, {"format": "docx", **({"title": title} if title else {})}, {"section": sections}
         )
+
+
+def _docx_rows(table: Any, seen: Any) -> list[list[str]]:
+    """The visible text of each row's cells; a merged cell counts once."""
+    rows = []
+    for row in table.rows:
+        cells, last = [], None
+        for cell in row.cells:
+            if cell._tc is not last:
+                cells.append(seen.cell_text(cell).strip())
+            last = cell._tc
+        rows.append(cells)
+    return rows
 
 
 class HtmlLoader:
@@ -386,6 +456,7 @@ class HtmlLoader:
             title = title or (soup.title.string.strip() if soup.title and soup.title.string else "")
         if not text.strip():
             raise IngestError(f"{path}: no main text found in the page: save the article itself, or leave it out")
+        text = label_tables(text)
         heads = markdown_headings(text)
         meta_out = {"format": "html", **({"title": title} if title else {})}
         return LoadedDocument(path, text, meta_out, {"section": [(off, h) for off, _, h in heads]})

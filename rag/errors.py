@@ -35,3 +35,7 @@ class GeneratorError(GroundedError):
 
 class IndexBusyError(GroundedError):
     """Another process kept the index's write lock past the timeout."""
+
+
+class StoreUnavailableError(GroundedError):
+    """The Chroma server (GROUNDED_CHROMA_URL) does not answer or refuses the request."""

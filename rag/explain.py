@@ -21,6 +21,17 @@ def _list_lines(lst: RankedList, limit: int, cutoff: int | None = None) -> list[
     return lines
 
 
+def analysis_lines(analysis: dict) -> list[str]:
+    """What the question analysis read: its kind, the answer it expects and its parts."""
+    if not analysis:
+        return []
+    line = f"analysis: {analysis.get('kind', '?')} question, expects {analysis.get('answer_type') or 'any answer'}"
+    if analysis.get("target"):
+        line += f", about {analysis['target']!r}"
+    parts = analysis.get("parts") or []
+    return [line] + ([f"  part {i}: {p}" for i, p in enumerate(parts, 1)] if len(parts) > 1 else [])
+
+
 def explain(answer: Answer, limit: int = 10) -> str:
     """How the answer was made: query, each retriever's list, the fused list and cut-off, the evidence."""
     t = answer.trace
@@ -33,6 +44,10 @@ def explain(answer: Answer, limit: int = 10) -> str:
             out.append(f"  (LLM rewrite {rw['llm'].get('output', '')!r} rejected: {rw['llm_rejected']})")
     else:
         out.append(f"query:    {t.query}")
+    changes = t.spelling.get("changes") or []
+    if changes:
+        out.append("spelling: " + ", ".join(f"{a} → {b}" for a, b in changes))
+    out += analysis_lines(t.analysis)
     out.append("")
     for lst in t.lists:
         out += [*_list_lines(lst, limit), ""]

@@ -1,6 +1,6 @@
 """The index folder's manifest and its generations: which data folder is live, and swapping a new one in.
 
-    <index>/manifest.json          embedding model, chunker settings, documents with content hashes,
+    <index>/manifest.json          embedding model (name, dimension, weights digest), chunker settings, documents with content hashes,
                                    and `generation`/`data`: which subfolder is live
     <index>/gen-000007/            one generation: chroma/, bm25/ (see rag.index) and its own manifest.json
     <index>/uploads/               files uploaded through the app (never replaced by a write)
@@ -69,11 +69,13 @@ class DocumentRecord:
 class Manifest:
     """What the index holds and how it was built; anything that changes comparability is here."""
 
-    embedding_model: str
+    embedding_model: str  # registered or plug-in name, or the model folder's name (rag.embeddings.model_identity)
     embedding_dim: int
     chunker: dict[str, Any]
     documents: dict[str, DocumentRecord] = field(default_factory=dict)
     multilingual_model: str = ""  # set when the index also holds multilingual vectors
+    embedding_digest: str = ""  # sha256 over the model's weight files ("" in indexes made before it was kept)
+    embedding_source: str = ""  # the model folder, when the model is a local folder
     version: int = MANIFEST_VERSION
     created_at: str = field(default_factory=now_iso)
     updated_at: str = field(default_factory=now_iso)
@@ -82,7 +84,12 @@ class Manifest:
 
     @classmethod
     def load(cls, path: Path) -> Manifest:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Manifest:
+        """A manifest from its JSON form (a file's, or the copy a Chroma server holds: rag.chroma_server)."""
+        data = dict(data)
         docs = {k: DocumentRecord(**v) for k, v in data.pop("documents", {}).items()}
         return cls(documents=docs, **data)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rag.analysis import QuestionAnalysis, analyze
 from rag.embeddings import SentenceTransformerEmbeddings, load_embeddings
 from rag.errors import QuestionError
 from rag.fusion import reciprocal_rank_fusion
@@ -28,7 +29,8 @@ from rag.retrievers import (
 )
 from rag.rewrite import Rewriter, rewrite
 from rag.settings import Settings
-from rag.text import is_cjk
+from rag.spelling import Speller
+from rag.text import content_words, is_cjk
 from rag.types import Answer, Citation, Generation, Hit, RankedList, SentenceCheck, Trace
 from rag.verify import Verifier, apply_policy, render
 from rag.verify import summary as verify_summary
@@ -56,6 +58,13 @@ class Draft:
     passages: tuple[Hit, ...]
     generation: Generation
     timings: dict[str, float]
+    analysis: QuestionAnalysis | None = None
+    spelling: dict[str, Any] | None = None
+
+MULTILINGUAL_HINT = (
+    "this index has no multilingual vectors, so a Chinese question only finds passages that share its words:"
+    " add them with `grounded ingest --rebuild --multilingual`"
+)
 
 
 class _Timer:
@@ -77,6 +86,19 @@ def _crosses_script(question: str, multilingual: RankedList) -> bool:
     return is_cjk(question) or (bool(top) and is_cjk(top) != is_cjk(question))
 
 
+def merge_in_turn(lists: Sequence[RankedList]) -> tuple[Hit, ...]:
+    """The lists' hits taken in turn (first of each, then second of each…), each chunk once, re-ranked."""
+    out: list[Hit] = []
+    seen: set[str] = set()
+    for depth in range(max((len(lst.hits) for lst in lists), default=0)):
+        for lst in lists:
+            if depth < len(lst.hits) and lst.hits[depth].chunk.id not in seen:
+                hit = lst.hits[depth]
+                seen.add(hit.chunk.id)
+                out.append(Hit(hit.chunk, len(out) + 1, hit.score))
+    return tuple(out)
+
+
 def check_question(question: str) -> str:
     """The question stripped, or a QuestionError saying what to ask instead."""
     q = " ".join(question.split())
@@ -94,11 +116,13 @@ class _LiveIndex:
         self.index, self.stages = index, stages
         self.lock = threading.Lock()
         self.retired: list[Index] = []
+        self.speller: Speller | None = None  # built from this generation's vocabulary on first use
 
     def swap(self, index: Index, stages: tuple[RetrieverStage, ...]) -> None:
         """Point at a newer generation; close the one before last (requests may still be reading the last)."""
         self.retired.append(self.index)
         self.index, self.stages = index, stages
+        self.speller = None
         while len(self.retired) > 1:
             self.retired.pop(0).close()
 
@@ -125,8 +149,14 @@ class Pipeline:
         self.embeddings = embeddings
         self.generator = generator
         self.rescorer = SentenceMaxSim(embeddings, settings.sentence_depth) if settings.sentence_depth else None
-        self.verifier = Verifier(embeddings, settings.support_threshold, settings.relevance_threshold)
+        multilingual = next((st.embeddings for st in self.stages if isinstance(st, MultilingualRetriever)), None)
+        self.verifier = Verifier(
+            embeddings, settings.support_threshold, settings.relevance_threshold, multilingual=multilingual
+        )
         self.fallback = generator if generator.name == "extractive" else extractive_generator(settings, embeddings)
+        for gen in (generator, self.fallback):  # a Chinese question over English passages is scored across scripts
+            if hasattr(gen, "multilingual"):
+                gen.multilingual = multilingual
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Pipeline:
@@ -149,7 +179,7 @@ class Pipeline:
     def with_settings(self, **overrides: object) -> Pipeline:
         """The same index and models with other retrieval/generation settings (e.g. top_k)."""
         settings = self.settings.with_overrides(**overrides)
-        keys = ["generator", "abstain_threshold", "max_answer_sentences", "evidence_sim_weight"]
+        keys = ["generator", "abstain_threshold", "max_answer_sentences", "evidence_sim_weight", "summary_words"]
         keys += [k for k in Settings.model_fields if k.startswith(("llm_", "openai_"))]
         same = all(getattr(settings, k) == getattr(self.settings, k) for k in keys)
         generator = self.generator if same else load_generator(settings, self.embeddings)
@@ -193,14 +223,31 @@ class Pipeline:
             stages.append(fresh)
         return Pipeline(settings, index, self.embeddings, self.generator, tuple(stages))
 
-    def as_retriever(self, k: int | None = None) -> GroundedRetriever:
-        """This pipeline's hybrid retrieval as a LangChain retriever."""
-        return GroundedRetriever(pipeline=self, k=k)
+    def as_retriever(
+        self, k: int | None = None, *, filter: dict[str, Any] | None = None, search_kwargs: dict[str, Any] | None = None
+    ) -> GroundedRetriever:
+        """This pipeline's hybrid retrieval as a LangChain retriever (see `GroundedRetriever` for k and filter).
 
-    def retrieve(self, question: str, timer: _Timer | None = None) -> Retrieval:
-        """Run every retriever stage and fuse their lists."""
+        >>> pipe.as_retriever(k=3, filter={"source": "/docs/a.md"}).invoke("Who gave the lecture?")
+        """
+        return GroundedRetriever(pipeline=self, k=k, filter=filter, search_kwargs=search_kwargs or {})
+
+    def retrieve(
+        self,
+        question: str,
+        timer: _Timer | None = None,
+        *,
+        where: dict[str, Any] | None = None,
+        candidates: int | None = None,
+    ) -> Retrieval:
+        """Run every retriever stage and fuse their lists.
+
+        `where` (a Chroma metadata filter) limits every stage to matching chunks; `candidates` overrides
+        the depth of each stage's list.
+        """
         timer = timer or _Timer()
         s = self.settings
+        depth = candidates or s.candidates
         self.refresh()
         stages = self.stages  # one generation for the whole retrieval, even if another write lands meanwhile
         with timer("embed_query"):
@@ -208,7 +255,7 @@ class Pipeline:
         lists = []
         for stage in stages:
             with timer(stage.name):
-                lists.append(stage.retrieve(query, s.candidates))
+                lists.append(stage.retrieve(query, depth, where) if where else stage.retrieve(query, depth))
         named = {"dense": s.dense_weight, "bm25": s.bm25_weight, "multilingual": s.multilingual_weight}
         weights = [named.get(lst.name, 1.0) for lst in lists]
         for i, lst in enumerate(lists):
@@ -224,8 +271,77 @@ class Pipeline:
                 fused = reciprocal_rank_fusion(lists, k=s.rrf_k, weights=weights)
         return Retrieval(query, tuple(lists), fused)
 
+    def speller(self) -> Speller:
+        """The typo corrector over the live index's vocabulary (rebuilt when another write lands)."""
+        live = self._live
+        speller = live.speller
+        if speller is None:
+            speller = live.speller = Speller(live.index.vocabulary())
+        return speller
+
+    def correct(self, query: str) -> tuple[str, dict[str, Any]]:
+        """(query with misspelt words corrected against the index's vocabulary, trace record)."""
+        if not self.settings.spell_correct:
+            return query, {}
+        correction = self.speller().correct(query)
+        return correction.text, correction.to_dict()
+
+    def retrieve_parts(self, analysis: QuestionAnalysis, retrieval: Retrieval, timer: _Timer) -> Retrieval:
+        """For a question in several parts, each part's own retrieval merged in turn with the whole question's.
+
+        "When was the previous session held, and who translated the new readout?" needs a passage for
+        each half; the whole question's list alone may hold only the first.
+        """
+        if len(analysis.parts) < 2:
+            return retrieval
+        part_lists = [self.retrieve(part, timer).fused for part in analysis.parts]
+        named = tuple(
+            RankedList(f"part {i}", lst.hits, detail=part)
+            for i, (part, lst) in enumerate(zip(analysis.parts, part_lists, strict=True), 1)
+        )
+        merged = merge_in_turn([*part_lists, retrieval.fused])
+        fused = RankedList("fused", merged, detail=f"each of the {len(named)} parts' best passages in turn")
+        return Retrieval(retrieval.query, retrieval.lists + named, fused)
+
+    def passages_for(self, analysis: QuestionAnalysis, retrieval: Retrieval) -> list[Hit]:
+        """The passages the generator sees: the top k, more for several parts, a document's own for a summary."""
+        s = self.settings
+        hits = list(retrieval.fused.hits)
+        k = s.top_k
+        if len(analysis.parts) > 1:
+            k = min(len(hits), max(k, 2 * len(analysis.parts)))
+        if analysis.kind == "summary" and self.generator.name == "extractive":
+            named = self.named_document(analysis, hits)
+            if named:
+                return named
+            k = max(k, s.summary_passages)
+        return hits[:k]
+
+    def named_document(self, analysis: QuestionAnalysis, hits: Sequence[Hit]) -> list[Hit]:
+        """The chunks, in order, of the retrieved document a summary question names ("the governance article")."""
+        if not analysis.target:
+            return []
+        want = set(content_words(analysis.target)) - {"article", "document", "readout", "report", "text", "file"}
+        if not want:
+            return []
+        best, best_overlap = None, 0
+        documents = self.index.manifest.documents
+        for source in dict.fromkeys(h.chunk.source for h in hits[:10]):
+            record = documents.get(source)
+            first = self.index.chunks_of(source)[:1]
+            opening = first[0].text.split("\n", 1)[0][:200] if first else ""  # a plain-text file's title line
+            about = f"{record.title if record else ''} {Path(source).stem} {opening}".replace("_", " ")
+            overlap = len(want & set(content_words(about)))
+            if overlap > best_overlap:
+                best, best_overlap = source, overlap
+        if best is None:
+            return []
+        scores = {h.chunk.id: h.score for h in hits}
+        chunks = self.index.chunks_of(best)[: self.settings.summary_passages * 2]
+        return [Hit(c, i, scores.get(c.id, 0.0)) for i, c in enumerate(chunks, 1)]
+
     def stream_draft(self, question: str, history: Sequence[str] = ()) -> Iterator[Generation | Draft]:
-        """Rewrite, retrieve and generate: partial generations while the model writes, then the `Draft`."""
+        """Rewrite, correct, analyse, retrieve and generate: partial generations while the model writes, then the `Draft`."""
         question = check_question(question)
         timer = _Timer()
         t0 = time.perf_counter()
@@ -233,8 +349,13 @@ class Pipeline:
             history = history if self.settings.rewrite_follow_ups else ()
             rewriter = self.generator if isinstance(self.generator, Rewriter) else None
             query, rewrite_record = rewrite(question, history, rewriter)
+        self.refresh()
+        with timer("spelling"):
+            query, spelling = self.correct(query)
+        analysis = analyze(query)
         retrieval = self.retrieve(query, timer)
-        passages = retrieval.fused.hits[: self.settings.top_k]
+        retrieval = self.retrieve_parts(analysis, retrieval, timer)
+        passages = self.passages_for(analysis, retrieval)
         gen = None
         t_gen = time.perf_counter()
         for gen in self.generator.stream(query, passages):
@@ -243,7 +364,7 @@ class Pipeline:
         timer.ms["generate"] = (time.perf_counter() - t_gen) * 1000
         assert gen is not None and not gen.partial, "a generator's stream must end with its final generation"
         timer.ms["draft"] = (time.perf_counter() - t0) * 1000
-        yield Draft(question, query, rewrite_record, retrieval, tuple(passages), gen, timer.ms)
+        yield Draft(question, query, rewrite_record, retrieval, tuple(passages), gen, timer.ms, analysis, spelling)
 
     def draft(self, question: str, history: Sequence[str] = ()) -> Draft:
         """Rewrite, retrieve and generate, without the citation check (see `finish`)."""
@@ -258,14 +379,15 @@ class Pipeline:
         timings = dict(draft.timings)
         t0 = time.perf_counter()
         gen, passages, answered_by = draft.generation, draft.passages, self.generator.name
-        checks = [] if gen.abstained else self.verifier.check(draft.query, gen.text, passages)
+        parts = draft.analysis.parts if draft.analysis else ()
+        checks = [] if gen.abstained else self.verifier.check(draft.query, gen.text, passages, parts)
         kept = apply_policy(checks, policy)
         record = verify_summary(checks, kept, policy)
         if gen.abstained:
             text, abstained, reason = ABSTAIN_TEXT, True, gen.reason
         elif kept:
             text, abstained, reason = render(kept), False, gen.reason
-            dropped = sum(c.status != "refusal" for c in checks) - len(kept)
+            dropped = sum(c.status != "refusal" for c in checks) - sum(c.status != "refusal" for c in kept)
             if dropped:
                 reason += f"; {dropped} unsupported sentence(s) dropped"
         else:
@@ -277,7 +399,7 @@ class Pipeline:
             fallback = self.fallback.generate(draft.query, passages)
             record["fallback"] = {"generator": "extractive", "abstained": fallback.abstained, "trace": fallback.trace}
             if not fallback.abstained:
-                checks = self.verifier.check(draft.query, fallback.text, passages)
+                checks = self.verifier.check(draft.query, fallback.text, passages, parts)
                 kept = apply_policy(checks, policy)
                 record["fallback"]["sentences"] = [c.to_dict() for c in checks]
                 if kept:
@@ -286,6 +408,8 @@ class Pipeline:
                     gen = fallback
         if abstained:
             kept = []
+            if is_cjk(draft.query) and not self.index.manifest.multilingual_model:
+                reason = f"{reason}; {MULTILINGUAL_HINT}"
         citations = self._citations(kept, gen, passages)
         timings["verify"] = (time.perf_counter() - t0) * 1000
         timings["total"] = timings.pop("draft") + timings["verify"]
@@ -299,6 +423,8 @@ class Pipeline:
             generation=draft.generation.trace,
             rewrite=draft.rewrite,
             verification=record,
+            analysis=draft.analysis.to_dict() if draft.analysis else {},
+            spelling=draft.spelling or {},
         )
         return Answer(
             draft.question, text, abstained, reason, citations, timings, trace, tuple(kept), policy, answered_by

@@ -284,13 +284,20 @@ def format_passages(passages: Sequence[Hit]) -> str:
     return "<passages>\n" + "\n".join(blocks) + "\n</passages>"
 
 
-def answer_messages(question: str, passages: Sequence[Hit]) -> Messages:
-    """System rules, then the fenced passages and the question.
+def answer_messages(question: str, passages: Sequence[Hit], parts: Sequence[str] = ()) -> Messages:
+    """System rules, then the fenced passages and the question (and its parts, when it has several).
 
     >>> answer_messages("Who gave the lecture?", hits)[1]["content"][:40]
     '<passages>\\n<passage id="1" source="000_…'
     """
-    user = f"{format_passages(passages)}\n\nQuestion: {question.strip()}\nAnswer with [n] citations:"
+    ask = f"Question: {question.strip()}"
+    if len(parts) > 1:
+        listed = "\n".join(f"{i}. {p}" for i, p in enumerate(parts, 1))
+        ask += (
+            f"\nIt has {len(parts)} parts:\n{listed}\nAnswer each part in its own sentence with its [n]."
+            " For a part the passages don't answer, write: The documents don't say <what is missing>."
+        )
+    user = f"{format_passages(passages)}\n\n{ask}\nAnswer with [n] citations:"
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 

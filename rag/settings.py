@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,9 +15,10 @@ from rag.errors import ConfigError
 # What happens to answer sentences the citation check does not accept (see rag.verify).
 Policy = Literal["flag", "drop", "strict"]
 POLICIES: tuple[Policy, ...] = ("flag", "drop", "strict")
-# The answer generators (one registry entry each in rag.generators.GENERATORS).
-GeneratorName = Literal["extractive", "local", "openai"]
-GENERATOR_NAMES: tuple[GeneratorName, ...] = ("extractive", "local", "openai")
+# The built-in answer generators (one registry entry each in rag.generators.GENERATORS). `generator` also takes
+# a plug-in: an entry point name in the group `grounded.generators`, or `package.module:factory`.
+GeneratorName = Literal["extractive", "local", "openai", "ollama"]
+GENERATOR_NAMES: tuple[GeneratorName, ...] = ("extractive", "local", "openai", "ollama")
 
 
 def default_index_dir() -> Path:
@@ -40,7 +42,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GROUNDED_", extra="forbid", validate_assignment=True)
 
     index: Path = Field(default_factory=default_index_dir, description="index folder")
-    embedding_model: str = Field("all-MiniLM-L6-v2", description="embedding model (see rag.embeddings)")
+    embedding_model: str = Field(
+        "all-MiniLM-L6-v2",
+        description="embedding model: a registered name, an entry point (group grounded.embeddings) or a model folder",
+    )
     chunk_tokens: int = Field(200, ge=16, le=254, description="max word-pieces per chunk")
     chunk_overlap: int = Field(24, ge=0, description="word-pieces shared by neighbouring chunks")
     embed_batch_size: int = Field(64, ge=1, le=1024)
@@ -70,11 +75,16 @@ class Settings(BaseSettings):
     sentence_depth: int = Field(0, ge=0, le=1000, description="top fused chunks re-scored by best sentence (0: off)")
     sentence_weight: float = Field(1.0, ge=0.0, description="weight of the sentence list in the final fusion")
 
-    generator: GeneratorName = Field("extractive", description="answer generator (see rag.generators)")
+    generator: str = Field(
+        "extractive", description="answer generator: a built-in name, an entry point, or package.module:factory"
+    )
     # Both calibrated on eval/data/demo_questions.jsonl by `python -m eval.calibrate` (see README).
     abstain_threshold: float = Field(0.39, description="minimum evidence score to answer (extractive)")
     evidence_sim_weight: float = Field(0.2, ge=0.0, le=1.0, description="weight of embedding similarity vs coverage")
     max_answer_sentences: int = Field(2, ge=1, le=10)
+    summary_passages: int = Field(8, ge=1, le=50, description="passages an extractive summary reads")
+    summary_words: int = Field(120, ge=20, le=1000, description="word budget of an extractive summary")
+    spell_correct: bool = Field(True, description="correct misspelt query words against the index's vocabulary")
 
     # LLM generators (`local`: the packaged SmolLM2 run by xllamacpp; `openai`: any OpenAI-compatible endpoint).
     openai_base_url: str = Field("https://api.openai.com/v1", description="OpenAI-compatible endpoint (…/v1)")
@@ -84,6 +94,8 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("GROUNDED_OPENAI_API_KEY", "OPENAI_API_KEY", "openai_api_key"),
         description="API key (never printed or logged)",
     )
+    ollama_base_url: str = Field("http://127.0.0.1:11434", description="Ollama server (native API)")
+    ollama_model: str = Field("llama3.2", description="model the Ollama server runs (`ollama pull` it first)")
     llm_max_tokens: int = Field(120, ge=1, le=8192, description="longest answer an LLM may write")
     llm_temperature: float = Field(0.0, ge=0.0, le=2.0)
     llm_timeout: float = Field(120.0, gt=0, description="seconds to wait for the endpoint")
@@ -97,6 +109,12 @@ class Settings(BaseSettings):
     support_threshold: float = Field(0.6, ge=0.0, le=1.0, description="support a sentence needs from its passage")
     relevance_threshold: float = Field(0.3, ge=0.0, le=1.0, description="relevance to the question a sentence needs")
     rewrite_follow_ups: bool = Field(True, description="rewrite follow-up questions using the chat history")
+
+    # The store: the embedded Chroma in the index folder, or a Chroma server shared by instances (rag.chroma_server).
+    chroma_url: str | None = Field(None, description="Chroma server http(s)://host:port (unset: embedded store)")
+    chroma_index: str = Field("default", description="the index's name on the Chroma server (letters, digits, . _ -)")
+    chroma_token: SecretStr | None = Field(None, description="token the Chroma server wants (never printed)")
+    chroma_token_header: str = Field("Authorization", description='chroma_token\'s header (or "X-Chroma-Token")')
 
     host: str = "127.0.0.1"
     port: int = Field(7860, ge=0, le=65535)
@@ -114,10 +132,13 @@ class Settings(BaseSettings):
     @field_validator("generator", mode="before")
     @classmethod
     def _known_generator(cls, value: Any) -> Any:
-        if value not in GENERATOR_NAMES:
-            raise ValueError(
-                f"unknown generator {value!r}: choose one of {', '.join(GENERATOR_NAMES)} (--generator or GROUNDED_GENERATOR)"
-            )
+        if isinstance(value, str) and value in GENERATOR_NAMES:
+            return value
+        from rag.generators.plugins import check_name  # entry points and import paths
+
+        problem = check_name(value, GENERATOR_NAMES) if isinstance(value, str) else f"generator {value!r} is not a name"
+        if problem:
+            raise ValueError(problem)
         return value
 
     @model_validator(mode="after")
@@ -135,14 +156,19 @@ class Settings(BaseSettings):
                 "the openai generator needs a key for api.openai.com: set GROUNDED_OPENAI_API_KEY (or OPENAI_API_KEY),"
                 " or point GROUNDED_OPENAI_BASE_URL at a local server (Ollama, vLLM, llama.cpp)"
             )
-        if not self.openai_base_url.startswith(("http://", "https://")):
-            raise ValueError(f"openai_base_url {self.openai_base_url!r} must start with http:// or https://")
+        if self.chroma_url is not None and not re.fullmatch(r"https?://[^/:\s]+(:\d{1,5})?/?", self.chroma_url):
+            raise ValueError(f"chroma_url {self.chroma_url!r} must look like http://host:port (GROUNDED_CHROMA_URL)")
+        if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9])?", self.chroma_index):
+            raise ValueError(f"chroma_index {self.chroma_index!r}: use 2-64 letters, digits, '.', '_' or '-'")
+        for key in ("openai_base_url", "ollama_base_url"):
+            if not getattr(self, key).startswith(("http://", "https://")):
+                raise ValueError(f"{key} {getattr(self, key)!r} must start with http:// or https://")
         return self
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the non-None overrides applied and all rules checked again."""
         data = self.model_dump()
-        for key in ("openai_api_key", "auth", "api_token"):  # secrets: pass the values, not their masks
+        for key in ("openai_api_key", "auth", "api_token", "chroma_token"):  # secrets: pass the values, not their masks
             if getattr(self, key) is not None:
                 data[key] = getattr(self, key).get_secret_value()
         data.update({k: v for k, v in overrides.items() if v is not None})

@@ -1,17 +1,30 @@
-"""Pure text helpers: sentence spans, content words and answer normalisation."""
+"""Pure text helpers: sentence spans, words, the one tokeniser (BM25, scorer, verifier) and answer normalisation.
+
+One pipeline for every consumer: `words` (surface tokens) -> `STOPWORDS` out -> `stem` (Snowball English,
+PyStemmer). `tokens()` is what BM25 indexes and queries with; `content_words` + `stem` is what the extractive
+scorer and the verifier compare (`content_words` are `tokens` before stemming). Chinese runs are cut into words by
+jieba (`cjk_terms`; measured against character bigrams on RGB zh, see README); `words` still splits them per
+character, for checks that a sentence's words are in a passage whatever the segmentation.
+
+>>> tokens("The governance of developed AI models, 人工智能")
+['govern', 'develop', 'ai', 'model', '人工', '智能', '人工智能']
+"""
 
 from __future__ import annotations
 
 import re
 import string
+import threading
 import unicodedata
+from pathlib import Path
+from typing import Any
 
-# A sentence ends at . ! ? (or their CJK forms), optionally followed by closing quotes or
+# A sentence ends at . ! ? (or their CJK forms, and the CJK semicolon ；), optionally followed by closing quotes or
 # brackets, when whitespace or an upper-case letter follows ("direction.Professor" is two
 # sentences in the demo corpus). Citation markers right after the stop stay with their sentence
 # ("lecture.[1] It was…"). Newlines always end a sentence.
 _SENT_END = re.compile(
-    r"(?<=[.!?。！？])[\"'”’)\]]*(?:[ \t]*\[\d+(?:\s*[,;]\s*\d+)*\])*(?=\s|[A-Z\u4e00-\u9fff]|$)|\n+"
+    r"(?<=[.!?。！？；])[\"'”’)\]]*(?:[ \t]*\[\d+(?:\s*[,;]\s*\d+)*\])*(?=\s|[A-Z\u4e00-\u9fff]|$)|\n+"
 )
 _ABBREV = re.compile(r"(?:\b(?:[A-Z]|Mr|Mrs|Ms|Dr|Prof|St|No|vs|etc|e\.g|i\.e|U\.S|Jr|Sr|Inc|Ltd|Co|Fig))\.$")
 
@@ -53,7 +66,11 @@ def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
 
 
 def words(text: str) -> list[str]:
-    """Lower-cased word tokens (letters, digits, inner apostrophes and hyphens); CJK runs split per character."""
+    """Lower-cased surface words (letters, digits, inner apostrophes and hyphens); CJK runs split per character.
+
+    For containment checks (is every word of an answer in its passage?), which a Chinese word segmenter could
+    get wrong; scoring uses `content_words`.
+    """
     out: list[str] = []
     for w in _WORD.findall(text.lower()):
         w = w.replace("’", "'").strip("'-")
@@ -66,18 +83,106 @@ def words(text: str) -> list[str]:
     return out
 
 
-def content_words(text: str) -> list[str]:
-    """Words that carry meaning: not stop-words, not one letter."""
-    return [w for w in words(text) if w not in STOPWORDS and (len(w) > 1 or not w.isascii())]
+_local = threading.local()
+
+
+def _stemmer() -> Any:
+    """This thread's Snowball stemmer (PyStemmer objects must not be shared between threads)."""
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        import Stemmer
+
+        stemmer = _local.stemmer = Stemmer.Stemmer("english")
+    return stemmer
 
 
 def stem(word: str) -> str:
-    """A light suffix stripper, enough to match 'regulations'~'regulation', 'lectured'~'lecture'."""
-    for suffix in ("ations", "ation", "ings", "ing", "ies", "ied", "ed", "es", "s"):
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            word = word[: -len(suffix)] + ("y" if suffix in ("ies", "ied") else "")
-            break
-    return word[:-1] if len(word) > 4 and word.endswith("e") else word
+    """Snowball English stem of a lower-case word: running~run, governance~govern, developed~development.
+
+    Words with a CJK character are returned unchanged.
+    """
+    if not word or (not word.isascii() and _CJK.search(word)):
+        return word
+    return _stemmer().stemWord(word)
+
+
+# CJK ideographs (incl. extension A and compatibility forms) and Japanese kana.
+_CJK_CLASS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK = re.compile(f"[{_CJK_CLASS}]")
+# A term source: a run of CJK characters, or a word of another script (letters and digits, no "_" or "-").
+_TERM = re.compile(f"(?P<cjk>[{_CJK_CLASS}]+)|(?P<word>[^\\W_{_CJK_CLASS}]+)")
+# Chinese function words and question words left out of content words (as STOPWORDS are for English).
+CJK_STOPWORDS = frozenset(
+    """的 了 是 在 和 与 及 或 吗 呢 吧 啊 呀 哪 哪些 哪个 哪里 什么 谁 怎么 怎样 如何 为什么 多少 几 有 个 为 所 等
+    这 那 这些 那些 也 都 就 而 被 把 对 从 以 之 其 于 着 过 地 得 我 你 他 她 它 我们 你们 他们 请问""".split()
+)
+
+TOKENIZER = "snowball-en+stop-v1+jieba-search-v1"
+"""Name and version of `tokens()`: stored with every BM25 index, which is rebuilt in memory when it differs."""
+
+_jieba: Any = None
+_jieba_lock = threading.Lock()
+
+
+def _segmenter() -> Any:
+    """The shared jieba tokenizer, loaded on the first Chinese text (~0.5 s; its cache file goes to the user cache)."""
+    global _jieba
+    if _jieba is None:
+        with _jieba_lock:
+            if _jieba is None:
+                import logging
+                import tempfile
+
+                import jieba
+                import platformdirs
+
+                jieba.setLogLevel(logging.WARNING)
+                seg = jieba.Tokenizer()
+                cache = Path(platformdirs.user_cache_dir("grounded", appauthor=False)) / "jieba"
+                try:
+                    cache.mkdir(parents=True, exist_ok=True)
+                except OSError:
+                    cache = Path(tempfile.gettempdir())
+                seg.tmp_dir = str(cache)
+                seg.initialize()
+                _jieba = seg
+    return _jieba
+
+
+def cjk_terms(run: str) -> list[str]:
+    """Content terms of a run of CJK characters: jieba's search-mode words (dictionary only), function words out.
+
+    Search mode also yields a long word's parts ("人工智能" -> 人工, 智能, 人工智能). Measured against character
+    bigrams on RGB zh (see README): Recall@1 0.71 vs 0.63, Recall@5 equal.
+    """
+    return [w for w in _segmenter().lcut_for_search(run, HMM=False) if w.strip() and w not in CJK_STOPWORDS]
+
+
+def content_words(text: str) -> list[str]:
+    """Words that carry meaning, in order: lower case (NFKC), no stop-words, no single letter or digit; Chinese via jieba.
+
+    Words split at hyphens and apostrophes ("well-being" -> well, being; "China's" -> china). These are
+    `tokens()` before stemming: the scorer and BM25 see the same terms.
+    """
+    out: list[str] = []
+    for m in _TERM.finditer(unicodedata.normalize("NFKC", text).lower()):
+        run = m.group("cjk")
+        if run:
+            out.extend(cjk_terms(run))
+            continue
+        w = m.group("word")
+        if w not in STOPWORDS and (len(w) > 1 or not w.isascii()):
+            out.append(w)
+    return out
+
+
+def tokens(text: str) -> list[str]:
+    """The BM25 terms of `text`, for indexing and querying alike: `content_words`, each `stem`med.
+
+    >>> tokens("Who is running the sessions? 谁主持学习")
+    ['run', 'session', '主持', '学习']
+    """
+    return [stem(w) for w in content_words(text)]
 
 
 _PUNCT = set(string.punctuation) | set("“”‘’«»—–…、，。！？；：（）《》")

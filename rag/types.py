@@ -185,12 +185,16 @@ class Trace:
     generation: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
     rewrite: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
     verification: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    analysis: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)  # rag.analysis, as asked
+    spelling: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)  # rag.spelling corrections
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
             "rewrite": self.rewrite,
+            "spelling": self.spelling,
             "query": self.query,
+            "analysis": self.analysis,
             "lists": [lst.to_dict() for lst in self.lists],
             "fused": self.fused.to_dict(),
             "cutoff": self.cutoff,
@@ -236,6 +240,7 @@ class Answer:
             "generator": self.generator,
             "answered_by": self.answered_by or self.generator,
             "query": self.query,
+            "analysis": self.trace.analysis,
             "policy": self.policy,
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
         }

@@ -27,22 +27,25 @@ from typing import Any
 
 import numpy as np
 
-from rag.generators.extractive import (
+from rag.analysis import (
     expected_answer_type,
     has_answer_type,
     required_numbers,
     sentence_units,
     stems,
 )
+from rag.embeddings import rescale_multilingual
 from rag.prompts import blank_injections, injection_spans, looks_like_injection, overlaps_injection
 from rag.settings import POLICIES, Policy
-from rag.text import split_sentences, words
+from rag.text import is_cjk, split_sentences, words
 from rag.types import Hit, SentenceCheck
 
 NUMBER_PENALTY = 0.5
 NAME_PENALTY = 0.6
 TYPE_PENALTY = 0.6
 URL_PENALTY = 0.3
+CAUSE_PENALTY = 0.5
+CAUSE_COVERAGE = 0.5  # share of a "because …" clause's content words its passage must hold
 
 _MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _LEADING_MARKERS = re.compile(r"^(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+")
@@ -50,6 +53,12 @@ _REFUSAL = re.compile(
     r"\bnot (?:\w+ )?(?:in|mentioned in|found in|covered (?:in|by)|stated in) the (?:documents|passages|context|text)\b"
     r"|\b(?:documents|passages|context|text) (?:don'?t|do not|does not|doesn'?t) (?:say|mention|contain|answer|provide)"
     r"|\b(?:cannot|can't|can not) (?:be )?answer(?:ed)?\b|\bno information (?:about|on)\b|\bI (?:don'?t|do not) know\b",
+    re.IGNORECASE,
+)
+# A clause giving a reason or purpose: its cause must be in the passage too, not only the claim it explains.
+_CAUSE = re.compile(
+    r"\b(?:because(?: of)?|due to|owing to|as a result of|thanks to|so that|in order to|which is why|that is why)\b"
+    r"|因为|由于|为了",
     re.IGNORECASE,
 )
 _URL = re.compile(r"(?:https?://|www\.)[^\s<>\"')\]]+", re.IGNORECASE)
@@ -98,6 +107,23 @@ def names_in(sentence: str) -> set[str]:
     return {m.group().lower() for m in _CAPITALISED.finditer(sentence.strip())}
 
 
+def cause_clause(sentence: str) -> str:
+    """The reason or purpose a sentence gives ("… because he believes X" -> "he believes X"), or ''."""
+    m = _CAUSE.search(sentence)
+    if not m:
+        return ""
+    rest = sentence[m.end() :]
+    return re.split(r"[,;.!?，。；]", rest, maxsplit=1)[0].strip()
+
+
+def cause_supported(sentence: str, passage: str) -> bool:
+    """Whether the cause a sentence gives is in the passage (True when it gives none)."""
+    cause = stems(cause_clause(sentence))
+    if not cause:
+        return True
+    return len(cause & stems(passage)) / len(cause) >= CAUSE_COVERAGE
+
+
 def support_score(sentence: str, passage: str, similarity: float) -> tuple[float, float, list[str]]:
     """(support, coverage, problems) of a sentence against passage text and its closest-sentence cosine."""
     s_stems = stems(sentence)
@@ -115,6 +141,9 @@ def support_score(sentence: str, passage: str, similarity: float) -> tuple[float
     if missing_urls:
         score *= URL_PENALTY
         problems.append("links not in the passage: " + ", ".join(sorted(missing_urls)))
+    if not cause_supported(sentence, passage):
+        score *= CAUSE_PENALTY
+        problems.append(f"the reason it gives is not in the passage: {cause_clause(sentence)!r}")
     passage_words = set(words(passage))
     missing_names = {n for n in names_in(sentence) if n not in passage_words}
     if missing_names:
@@ -138,14 +167,26 @@ def relevance_score(question: str, sentence: str, evidence: str, similarity: flo
     return score
 
 
+def partial_refusal(sentence: str) -> bool:
+    """A refusal that names what is missing ("The documents don't say what it cost."), not a bare one."""
+    return is_refusal(sentence) and bool(stems(_REFUSAL.sub(" ", sentence)) - _REFUSAL_WORDS)
+
+
+_REFUSAL_WORDS = stems("documents passages context text say mention contain answer provide know found information")
+
+
 def apply_policy(checks: Sequence[SentenceCheck], policy: str) -> list[SentenceCheck]:
-    """The sentences the reader sees under a policy (refusals are never shown as content)."""
+    """The sentences the reader sees under a policy.
+
+    A refusal is shown only beside content, and only when it names what is missing: one part of a
+    question in several parts that the passages don't answer ("The documents don't say what it cost.").
+    """
     if policy not in POLICIES:
         raise ValueError(f"unknown policy {policy!r}: choose one of {', '.join(POLICIES)}")
-    content = [c for c in checks if c.status != "refusal"]
-    if policy == "flag":
-        return content
-    return [c for c in content if c.supported]
+    shown = [c for c in checks if c.status != "refusal" and (policy == "flag" or c.supported)]
+    if not shown:
+        return []
+    return [c for c in checks if any(c is k for k in shown) or (c.status == "refusal" and partial_refusal(c.text))]
 
 
 def render(checks: Sequence[SentenceCheck]) -> str:
@@ -162,8 +203,16 @@ class Verifier:
     ['supported']
     """
 
-    def __init__(self, embeddings: Any, support_threshold: float = 0.6, relevance_threshold: float = 0.3) -> None:
+    def __init__(
+        self,
+        embeddings: Any,
+        support_threshold: float = 0.6,
+        relevance_threshold: float = 0.3,
+        *,
+        multilingual: Any | None = None,
+    ) -> None:
         self.embeddings = embeddings
+        self.multilingual = multilingual  # judges relevance when the question and the sentence differ in script
         self.support_threshold = support_threshold
         self.relevance_threshold = relevance_threshold
         self._cache: dict[str, np.ndarray] = {}
@@ -176,6 +225,15 @@ class Verifier:
             for t, v in zip(todo, self.embeddings.encode(todo), strict=True):
                 self._cache[t] = np.asarray(v, dtype=np.float32)
         return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, 1), dtype=np.float32)
+
+    def _cross_relevance(self, asks: Sequence[tuple[str, np.ndarray]], text: str) -> float:
+        """Relevance across scripts (a Chinese question, an English sentence): the multilingual cosine, rescaled.
+
+        Shared words can't count there, so the similarity carries it, as in the extractive scorer.
+        """
+        model = self.multilingual
+        doc = np.asarray(model.encode([text])[0], dtype=np.float32)
+        return max(rescale_multilingual(float(np.asarray(model.embed_query(q), dtype=np.float32) @ doc)) for q, _ in asks)
 
     def _best(self, sentence_vec: np.ndarray, texts: Sequence[str]) -> tuple[float, int]:
         """Cosine and index of the closest of `texts` (passage sentences)."""
@@ -194,8 +252,13 @@ class Verifier:
         sim, _ = self._best(self._encode([sentence])[0], units)
         return support_score(sentence, joined, sim)[0] >= self.support_threshold
 
-    def check(self, question: str, text: str, passages: Sequence[Hit]) -> list[SentenceCheck]:
-        """Every sentence of `text` with its final citations, support, relevance and status."""
+    def check(
+        self, question: str, text: str, passages: Sequence[Hit], parts: Sequence[str] = ()
+    ) -> list[SentenceCheck]:
+        """Every sentence of `text` with its final citations, support, relevance and status.
+
+        For a question in several `parts` (rag.analysis), a sentence is relevant when it addresses one of them.
+        """
         parsed = parse_answer(text)
         if not parsed:
             return []
@@ -206,8 +269,9 @@ class Verifier:
             for h in passages
         ]
         unit_texts = [[h.chunk.text[s:e] for s, e in u] for h, u in zip(passages, units, strict=True)]
-        vecs = self._encode([question, *(t for t, _ in parsed)])
-        q_vec, sent_vecs = vecs[0], vecs[1:]
+        asks = list(dict.fromkeys([question, *parts]))
+        vecs = self._encode([*asks, *(t for t, _ in parsed)])
+        q_vecs, sent_vecs = list(zip(asks, vecs[: len(asks)], strict=True)), vecs[len(asks) :]
         poisoned = {n for n, h in enumerate(passages, 1) if injection_spans(h.chunk.text)}
         checks = []
         for (sent, markers), vec in zip(parsed, sent_vecs, strict=True):
@@ -227,16 +291,15 @@ class Verifier:
                 if n in poisoned and score < self.support_threshold:
                     problems = [*problems, f"[{n}] has instruction-like text, which is never evidence"]
                 per_passage.append((score, sim, i, problems))
-            checks.append(self._check_one(question, sent, markers, vec, q_vec, passages, texts, units, per_passage))
+            checks.append(self._check_one(q_vecs, sent, markers, vec, passages, texts, units, per_passage))
         return checks
 
     def _check_one(
         self,
-        question: str,
+        asks: Sequence[tuple[str, np.ndarray]],
         sent: str,
         markers: tuple[int, ...],
         vec: np.ndarray,
-        q_vec: np.ndarray,
         passages: Sequence[Hit],
         texts: Sequence[str],
         units: list[list[tuple[int, int]]],
@@ -280,7 +343,9 @@ class Verifier:
             evidence = passages[evidence_n - 1].chunk.text[s:e]
         ev_vec = self._encode([f"{sent} {evidence}"])[0]
         passage = texts[evidence_n - 1] if evidence_n else ""
-        relevance = relevance_score(question, sent, evidence, float(ev_vec @ q_vec), passage)
+        relevance = max(relevance_score(q, sent, evidence, float(ev_vec @ q_vec), passage) for q, q_vec in asks)
+        if self.multilingual is not None and is_cjk(asks[0][0]) != is_cjk(sent):
+            relevance = max(relevance, self._cross_relevance(asks, f"{sent} {evidence}"))
         if support < thr:
             status = "unsupported"
         elif relevance < self.relevance_threshold:

@@ -17,7 +17,7 @@ from tests.conftest import clean_env
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
-DEV_SCRIPTS = {"bench_ingest", "bench_serve", "tune_beir", "injection"}
+DEV_SCRIPTS = {"bench_ingest", "bench_serve", "bench_store", "tune_beir", "injection", "make_docs", "train_scorer", "scorer_compare"}
 LECTURE = "Who gave the lecture at the Politburo study session on AI?"
 
 

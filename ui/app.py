@@ -21,7 +21,9 @@ import gradio as gr
 from rag.errors import GroundedError
 from rag.pipeline import Pipeline
 from rag.types import Generation
+from ui import openai_api
 from ui.access import Access, check_exposure
+from ui.evaluate import Evaluator, evaluate_tab
 from ui.memory import kept_answers, limit_heap_growth
 from ui.render import (
     CSS,
@@ -112,6 +114,8 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
     generators = ["extractive", "local"] + (
         ["openai"] if s.openai_api_key or "api.openai.com" not in s.openai_base_url else []
     )
+    if s.generator not in generators:  # ollama or a plug-in, as configured
+        generators.append(s.generator)
 
     def respond(
         message: str, chat: list[dict[str, Any]], answers: list[dict[str, Any]], generator: str, top_k: int, policy: str
@@ -318,6 +322,7 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                     d_source = gr.HTML('<div class="g-note">Click a citation chip to see its passage.</div>')
                 with gr.Accordion("How it was made", open=False):
                     d_glass = gr.HTML()
+            evaluate_tab(Evaluator(service), generators)  # its own widgets and events (ui/evaluate.py)
         cite_target = gr.Textbox(visible="hidden", elem_id="g-cite-target")
         cite_button = gr.Button("open source", visible="hidden", elem_id="g-cite-button")
 
@@ -391,7 +396,10 @@ def launch(pipeline: Pipeline, host: str = "127.0.0.1", port: int = 7860, access
             css=CSS,
             auth=access.gradio_auth(),
             auth_message="Log in to grounded (the server's --auth / GROUNDED_AUTH logins).",
-            app_kwargs={"middleware": [access.middleware()]},
+            app_kwargs={  # the OpenAI-compatible API on the same port, behind the same gate (ui/openai_api.py)
+                "middleware": [openai_api.middleware(), access.middleware()],
+                "routes": openai_api.openai_routes(app.service),  # type: ignore[attr-defined]
+            },
             max_file_size=int(s.max_file_mb * 1e6),  # the one limit: the same bytes our own check uses
             allowed_paths=[],  # nothing beyond Gradio's own (private) temp folder is served
             blocked_paths=[str(Path(s.index).expanduser().resolve())],  # documents are shown as text, never files

@@ -6,6 +6,7 @@
     grounded doctor [--repair]
     grounded serve [--host 127.0.0.1] [--port 7860]
     grounded eval eval/data/demo_questions.jsonl [--policies flag,drop,strict] [--out DIR]
+    grounded eval eval/data/questions_calib.jsonl --corpus ingest/demo_corpus eval/data/docs --out DIR
     grounded eval --format squad ../shared/bench/squad2_cs224n/dev-v2.0.json [--sample 500]
     grounded eval --format rgb ../shared/bench/rgb/zh_refine.json [--limit N] [--out DIR]
     grounded eval --format crag ../shared/bench/crag_example/dev_data.jsonl.bz2 [--out DIR]
@@ -18,6 +19,7 @@ Settings come from GROUNDED_* environment variables; flags override them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -43,7 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     retrieval = _Parser(add_help=False)
     retrieval.add_argument("-k", "--top-k", type=int, dest="top_k", help="passages the generator sees")
-    retrieval.add_argument("--generator", choices=GENERATOR_NAMES, help="answer generator (default: extractive)")
+    retrieval.add_argument(
+        "--generator",
+        metavar="NAME",
+        help=f"answer generator: {', '.join(GENERATOR_NAMES)}, a plug-in's entry point name, or package.module:factory"
+        " (default: extractive)",
+    )
     retrieval.add_argument(
         "--threshold", type=float, dest="abstain_threshold", help="evidence needed to answer (extractive)"
     )
@@ -114,7 +121,9 @@ def _parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", parents=[common, retrieval], help="score the pipeline on a JSONL question set")
     ev.add_argument("file", type=Path, metavar="PATH", help="JSONL question set, or a BEIR folder with --format beir")
-    ev.add_argument("--format", choices=["questions", "beir", "squad", "rgb", "crag"], default="questions", help="what PATH holds")
+    ev.add_argument(
+        "--format", choices=["questions", "beir", "squad", "rgb", "crag"], default="questions", help="what PATH holds"
+    )
     ev.add_argument("--split", default="test", help="BEIR qrels split (default test; tune on train)")
     ev.add_argument(
         "--policies",
@@ -135,6 +144,14 @@ def _parser() -> argparse.ArgumentParser:
         "local (the packaged SmolLM2)",
     )
     ev.add_argument("--out", type=Path, help="write per-item results and summary.json here")
+    ev.add_argument(
+        "--corpus",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="answer from a fresh index of these files/folders (built in OUT/index with --out, else a temp dir) "
+        "instead of the usual index",
+    )
     ev.add_argument(
         "--sweep",
         action="append",
@@ -175,8 +192,12 @@ def _is_default_index(settings: Settings, args: argparse.Namespace) -> bool:
 def _pipeline(settings: Settings, args: argparse.Namespace) -> Any:
     """Open the pipeline; on first use of the default index, ingest the demo corpus into it.
 
-    Settings are already valid here; the generator's packages are checked before anything is written.
+    The demo index gets multilingual vectors too (Chinese questions find its English passages), unless
+    GROUNDED_MULTILINGUAL says otherwise. Settings are already valid here; the generator's packages are
+    checked before anything is written.
     """
+    import os
+
     from rag.generators import check_available
     from rag.index import Index
     from rag.pipeline import Pipeline
@@ -186,9 +207,44 @@ def _pipeline(settings: Settings, args: argparse.Namespace) -> Any:
 
         check_available(settings)
         print(f"No index yet: ingesting the demo corpus into {settings.index}", file=sys.stderr)
-        report = ingest(None, settings, progress=True)
+        demo = settings if "GROUNDED_MULTILINGUAL" in os.environ else settings.with_overrides(multilingual=True)
+        report = ingest(None, demo, progress=True)
         print(report.summary(), file=sys.stderr)
+    elif _is_default_index(settings, args):
+        _upgrade_demo_index(settings)
     return Pipeline.from_settings(settings)
+
+
+def _upgrade_demo_index(settings: Settings) -> None:
+    """Rebuild the default index when it holds only the demo corpus, chunked by an earlier version.
+
+    Its chunks then lack the structure (headings, lists, rejoined lines) answers now use; a user's own
+    documents in it are never re-read behind their back (ingest names the rebuild command instead).
+    """
+    import os
+
+    from ingest.indexer import chunker_config, rebuild
+    from rag.errors import IndexMismatchError
+    from rag.index import Index
+    from rag.settings import demo_corpus_dir
+
+    try:
+        index = Index.open(settings.index)
+    except IndexMismatchError:
+        return  # Pipeline.from_settings reports it, with the fix
+    try:
+        manifest = index.manifest
+        demo = demo_corpus_dir().resolve()
+        sources = [Path(s).resolve() for s in manifest.documents]
+        current = manifest.chunker == chunker_config(settings).to_dict()
+    finally:
+        index.close()
+    if current or not sources or any(p.parent != demo for p in sources):
+        return
+    print("The demo index was built by an earlier version: rebuilding it", file=sys.stderr)
+    demo = settings if "GROUNDED_MULTILINGUAL" in os.environ else settings.with_overrides(multilingual=True)
+    report = rebuild(None, demo, progress=True)
+    print(report.summary(), file=sys.stderr)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -399,8 +455,51 @@ def cmd_eval_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval_pipeline(
+    settings: Settings, args: argparse.Namespace, stack: contextlib.ExitStack
+) -> tuple[Any, dict[str, Any]]:
+    """(pipeline, run.json extra) for `eval FILE`: with `--corpus`, over a fresh index of those paths.
+
+    The index goes in `<--out>/index`, else in a temp dir that `stack` removes; without `--corpus`, the
+    usual index (`_pipeline`).
+    """
+    if not getattr(args, "corpus", None):
+        return _pipeline(settings, args), {}
+    import tempfile
+
+    from ingest.files import printable
+    from ingest.indexer import ingest
+    from rag.errors import ConfigError
+    from rag.generators import check_available
+    from rag.pipeline import Pipeline
+
+    if args.index is not None:
+        raise ConfigError("--corpus builds its own index (in OUT/index with --out, else a temp dir): leave out --index")
+    missing = [p for p in args.corpus if not p.exists()]
+    if missing:
+        raise ConfigError(f"--corpus: no file or folder at {printable(str(missing[0]))}: check the path")
+    if args.out:
+        root = args.out / "index"
+    else:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="grounded-eval-", ignore_cleanup_errors=True))
+        root = Path(tmp) / "index"
+    settings = settings.with_overrides(index=root)
+    check_available(settings)
+    print(f"--corpus: building a fresh index of {', '.join(map(str, args.corpus))} in {root}", file=sys.stderr)
+    report = ingest(list(args.corpus), settings, progress=True, fresh=True)
+    for r in report.results:
+        if r.status == "skipped":
+            print(f"skipped   {printable(r.path)}: {printable(r.reason)}", file=sys.stderr)
+    print(report.summary(), file=sys.stderr)
+    return Pipeline.from_settings(settings), {"corpus": [str(p.resolve()) for p in args.corpus]}
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     _check_policies(args.policies)
+    if args.corpus and args.format != "questions":
+        from rag.errors import ConfigError
+
+        raise ConfigError(f"--corpus is for JSONL question sets: --format {args.format} brings its own documents")
     if args.format == "beir":
         return cmd_eval_beir(args)
     if args.format == "squad":
@@ -414,19 +513,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     questions = load_questions(args.file)
-    pipeline = _pipeline(settings, args)
-    from eval.run import now_iso, run_record, write_run
+    with contextlib.ExitStack() as stack:
+        pipeline, extra = _eval_pipeline(settings, args, stack)
+        from eval.run import now_iso, run_record, write_run
 
-    started = now_iso()
-    results = run(pipeline, questions, _progress, args.policies, judge=args.judge)
-    print(file=sys.stderr)
-    for policy, (records, summary) in results.items():
-        print(f"── {settings.generator}, policy {policy} ──")
-        print(format_summary(summary))
-        if args.out:
-            out = args.out / policy if len(results) > 1 else args.out
-            write_run(out, records, summary, run_record(pipeline.settings, args.file, "questions", policy, started))
-            print(f"wrote {out / 'report.html'}, report.md, results.jsonl, summary.json and run.json")
+        started = now_iso()
+        results = run(pipeline, questions, _progress, args.policies, judge=args.judge)
+        print(file=sys.stderr)
+        for policy, (records, summary) in results.items():
+            print(f"── {settings.generator}, policy {policy} ──")
+            print(format_summary(summary))
+            if args.out:
+                out = args.out / policy if len(results) > 1 else args.out
+                info = run_record(pipeline.settings, args.file, "questions", policy, started, extra=extra)
+                write_run(out, records, summary, info)
+                print(f"wrote {out / 'report.html'}, report.md, results.jsonl, summary.json and run.json")
     return 0
 
 
@@ -444,7 +545,9 @@ def cmd_eval_sweep(args: argparse.Namespace) -> int:
     axes = parse_sweep(args.sweep)
     build_grid(settings, axes)  # bad keys and values fail before any model loads
     questions = load_questions(args.file)
-    sweep = run_sweep(_pipeline(settings, args), questions, axes, _progress, judge=args.judge)
+    with contextlib.ExitStack() as stack:
+        pipeline, _ = _eval_pipeline(settings, args, stack)
+        sweep = run_sweep(pipeline, questions, axes, _progress, judge=args.judge)
     print(file=sys.stderr)
     print(format_sweep(sweep))
     if args.out:

@@ -268,12 +268,13 @@ def llm_name(generator: str) -> str:
 def document_context(source: str, start: int, end: int, margin: int = 700) -> tuple[str | None, int]:
     """Document text around [start, end) and where it begins (None if the file can no longer be read)."""
     from ingest.loaders import loader_for
+    from ingest.normalize import normalize
 
     path = Path(source)
     if not path.is_file():
         return None, 0
     try:
-        text = loader_for(path).load(path).text
+        text = normalize(loader_for(path).load(path).text)  # as the index stores it: the offsets are the same
     except Exception:  # unsupported or unreadable now: the panel still shows the stored passage
         return None, 0
     if end > len(text):

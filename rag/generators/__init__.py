@@ -36,6 +36,7 @@ def extractive_generator(settings: Settings, embeddings: SentenceTransformerEmbe
         threshold=settings.abstain_threshold,
         max_sentences=settings.max_answer_sentences,
         sim_weight=settings.evidence_sim_weight,
+        summary_words=settings.summary_words,
     )
 
 
@@ -51,28 +52,46 @@ def _openai(settings: Settings, embeddings: SentenceTransformerEmbeddings) -> Ge
     return openai_generator(settings)
 
 
+def _ollama(settings: Settings, embeddings: SentenceTransformerEmbeddings) -> Generator:
+    from rag.generators.llm import ollama_generator
+
+    return ollama_generator(settings)
+
+
+# Built in; any other name is a plug-in: an entry point in `grounded.generators` or `package.module:factory`
+# returning a LangChain BaseChatModel (rag.generators.plugins).
 GENERATORS: dict[GeneratorName, Callable[[Settings, SentenceTransformerEmbeddings], Generator]] = {
     "extractive": extractive_generator,
     "local": _local,
     "openai": _openai,
+    "ollama": _ollama,
 }
 
 
 def load_generator(settings: Settings, embeddings: SentenceTransformerEmbeddings) -> Generator:
-    """The generator named by `settings.generator`."""
-    try:
-        factory = GENERATORS[settings.generator]
-    except KeyError:
-        known = ", ".join(sorted(GENERATORS))
-        raise ConfigError(
-            f"unknown generator {settings.generator!r}: choose one of {known} (--generator or GROUNDED_GENERATOR)"
-        ) from None
-    return factory(settings, embeddings)
+    """The generator named by `settings.generator`: a built-in one, or a plug-in chat model."""
+    factory = GENERATORS.get(settings.generator)  # type: ignore[call-overload]
+    if factory is not None:
+        return factory(settings, embeddings)
+    from rag.generators.plugins import check_name, plugin_generator
+
+    problem = check_name(settings.generator, GENERATORS)
+    if problem:
+        raise ConfigError(problem)
+    return plugin_generator(settings.generator, settings)
 
 
 def check_available(settings: Settings) -> None:
-    """Fail now, before anything is written, when the chosen generator's package or model is missing."""
+    """Fail now, before anything is written, when the chosen generator's package, model or plug-in is missing."""
     if settings.generator == "local":
         from rag.generators.llm import check_local
 
         check_local()
+    elif settings.generator == "ollama":
+        from rag.generators.llm import check_ollama
+
+        check_ollama()
+    elif settings.generator not in GENERATORS:
+        from rag.generators.plugins import resolve_factory
+
+        resolve_factory(settings.generator)

@@ -1,10 +1,26 @@
-"""rag/text.py: sentence spans, word tokens, stemming and answer normalisation."""
+"""rag/text.py: sentence spans, word tokens, the one tokeniser (Snowball stems, stop-words, jieba) and answer normalisation."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
-from rag.text import STOPWORDS, content_words, normalize_answer, split_sentences, stem, words
+from rag.text import (
+    CJK_STOPWORDS,
+    STOPWORDS,
+    TOKENIZER,
+    cjk_terms,
+    content_words,
+    normalize_answer,
+    split_sentences,
+    stem,
+    tokens,
+    words,
+)
+from tests.conftest import clean_env
 
 
 def sentences(text: str) -> list[str]:
@@ -68,6 +84,11 @@ def test_cjk_full_stop_splits_without_space():
     assert sentences(text) == ["中共中央政治局举行集体学习。", "习近平主持学习。"]
 
 
+def test_cjk_semicolon_and_exclamation_split():
+    text = "坚持自立自强；突出应用导向！推动发展？好。"
+    assert sentences(text) == ["坚持自立自强；", "突出应用导向！", "推动发展？", "好。"]
+
+
 def test_closing_quote_stays_with_its_sentence():
     text = 'She said "Stop." Then she left.'
     assert sentences(text) == ['She said "Stop."', "Then she left."]
@@ -122,6 +143,7 @@ def test_words_strip_outer_quotes_and_hyphens():
 
 
 def test_words_split_cjk_per_character():
+    # per character on purpose: `words` serves containment checks, which a segmenter's choices would break
     assert words("人工智能") == ["人", "工", "智", "能"]
     assert words("学习 AI") == ["学", "习", "ai"]
 
@@ -137,8 +159,15 @@ def test_content_words_drop_stopwords_and_single_letters():
     assert all(w not in STOPWORDS for w in got)
 
 
-def test_content_words_keep_single_cjk_characters():
-    assert content_words("the 人工智能") == ["人", "工", "智", "能"]
+def test_content_words_segment_chinese_into_words_without_function_words():
+    assert content_words("the 人工智能") == ["人工", "智能", "人工智能"]
+    got = content_words("郑南宁是哪所大学的教授？")
+    assert got == ["郑", "南宁", "大学", "教授"]
+    assert not set(got) & CJK_STOPWORDS
+
+
+def test_content_words_split_hyphens_and_drop_single_digits():
+    assert content_words("IL-6 and type 2 well-being in 2025") == ["il", "type", "well", "2025"]
 
 
 def test_content_words_possessive_removed_before_filtering():
@@ -149,34 +178,78 @@ def test_content_words_possessive_removed_before_filtering():
 
 
 @pytest.mark.parametrize(
-    ("word", "expected"),
+    ("a", "b"),
     [
-        ("regulations", "regul"),
-        ("regulation", "regul"),
-        ("lectured", "lectur"),
-        ("lectures", "lectur"),
-        ("studies", "study"),
-        ("studied", "study"),
-        ("meetings", "meet"),
-        ("meeting", "meet"),
+        ("running", "run"),
+        ("governance", "govern"),
+        ("developed", "development"),
+        ("regulations", "regulation"),
+        ("lectured", "lecture"),
+        ("studies", "studied"),
+        ("meetings", "meeting"),
         ("sessions", "session"),
-        ("ai", "ai"),
-        ("cats", "cats"),  # too short to strip
-        ("sing", "sing"),
+        ("advantages", "advantage"),
     ],
 )
-def test_stem(word, expected):
+def test_stem_matches_forms_of_one_word(a, b):
+    assert stem(a) == stem(b)
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"), [("running", "run"), ("governance", "govern"), ("ai", "ai"), ("2025", "2025")]
+)
+def test_stem_is_snowball_english(word, expected):
     assert stem(word) == expected
 
 
-def test_stem_matches_plural_and_singular():
-    assert stem("regulations") == stem("regulation")
-    assert stem("sessions") == stem("session")
-    assert stem("meetings") == stem("meeting")
+def test_stem_leaves_chinese_alone():
+    assert stem("人工智能") == "人工智能"
 
 
-def test_stem_lectured_matches_lecture_as_documented():
-    assert stem("lectured") == stem("lecture")
+def test_stem_is_safe_across_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    words_ = ["running", "governance", "developed"] * 200
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(stem, words_)) == [stem(w) for w in words_]
+
+
+# --- tokens (BM25) -------------------------------------------------------------------------
+
+
+def test_tokens_are_stemmed_content_words():
+    text = "Who is running the governance of developed AI? 人工智能的发展"
+    assert tokens(text) == [stem(w) for w in content_words(text)]
+    assert tokens(text) == ["run", "govern", "develop", "ai", "人工", "智能", "人工智能", "发展"]
+
+
+def test_tokens_fold_case_and_full_width_forms():
+    assert tokens("ＡＩ Governance") == tokens("ai governance") == ["ai", "govern"]
+
+
+def test_tokens_of_stop_words_only_are_empty():
+    assert tokens("What is the? 的了吗") == []
+
+
+def test_cjk_terms_drop_function_words():
+    assert cjk_terms("大熊猫吃什么") == ["大熊", "熊猫", "大熊猫", "吃"]  # search mode: parts, then the word
+
+
+def test_tokenizer_name_says_what_it_is():
+    assert "snowball" in TOKENIZER and "jieba" in TOKENIZER
+
+
+def test_jieba_cache_goes_to_the_user_cache_only(tmp_path: Path):
+    """The segmenter writes its dictionary cache under the user cache dir, never the shared temp dir."""
+    home, tmp = tmp_path / "home", tmp_path / "tmp"
+    tmp.mkdir()
+    env = clean_env(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"), TMPDIR=str(tmp))
+    code = "from rag.text import tokens; print(tokens('郑南宁是哪所大学的教授'))"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert "南宁" in out.stdout
+    assert out.stderr == ""  # jieba's "Building prefix dict…" chatter is silenced
+    assert (home / ".cache" / "grounded" / "jieba" / "jieba.cache").is_file()
+    assert list(tmp.iterdir()) == []
 
 
 # --- normalize_answer ----------------------------------------------------------------------

@@ -19,6 +19,7 @@ ANSWER_KEYS = {
     "generator",
     "answered_by",
     "query",
+    "analysis",
     "policy",
     "timings_ms",
 }
@@ -32,6 +33,8 @@ TRACE_KEYS = {
     "generator",
     "generation",
     "verification",
+    "analysis",
+    "spelling",
 }
 
 

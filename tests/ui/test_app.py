@@ -12,6 +12,7 @@ import pytest
 
 from eval.bench_serve import free_port
 from ingest.loaders import loader_for
+from ingest.normalize import normalize
 from rag.index import Index
 from rag.pipeline import Pipeline
 from rag.types import Answer, Generation
@@ -89,7 +90,7 @@ def test_source_highlights_the_cited_span_inside_the_document(pipeline: Pipeline
     assert "g-in-context" in panel
     contexts = [html.unescape(c) for c in re.findall(r'<span class="g-context">(.*?)</span>', panel, re.S)]
     assert sum(len(c) for c in contexts) > 100
-    document = loader_for(Path(citation["source"])).load(Path(citation["source"])).text
+    document = normalize(loader_for(Path(citation["source"])).load(Path(citation["source"])).text)  # as indexed
     for context in contexts:  # each is the document's own text (the part before may start with "…")
         assert context.removeprefix("…") in document
     before = contexts[0].removeprefix("…")

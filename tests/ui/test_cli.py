@@ -68,7 +68,10 @@ def test_ask_stdin_one_json_per_line_and_explain(demo_index: Settings) -> None:
         (["ingest", "--index", "{tmp}/idx", "/nonexistent/docs"], "no such file or folder"),
         (["eval", "/nonexistent.jsonl"], "no question file"),
         (["ask", "--top-k", "99", "Who?"], "top_k"),
-        (["ask", "--generator", "gpt", "Who?"], "invalid choice: 'gpt' (choose from 'extractive', 'local', 'openai')"),
+        (
+            ["ask", "--generator", "gpt", "Who?"],
+            "unknown generator 'gpt': choose one of extractive, local, openai, ollama, or package.module:factory",
+        ),
         (["eval", "--policies", "flag,lenient", "x.jsonl"], "unknown policy lenient"),
         (
             ["ask", "--generator", "openai", "--index", "{tmp}/idx", "Who?"],
@@ -93,6 +96,24 @@ def test_first_use_ingests_demo_corpus(tmp_path: Path) -> None:
     assert "ingesting the demo corpus" in out.stderr
     assert "Zheng Nanning" in out.stdout and "[" in out.stdout
     assert (tmp_path / "data" / "grounded" / "index" / "manifest.json").is_file()
+
+
+def test_a_demo_index_from_an_earlier_chunker_is_rebuilt_on_first_use(tmp_path: Path) -> None:
+    env = clean_env(XDG_DATA_HOME=str(tmp_path / "data"), HOME=str(tmp_path), GROUNDED_MULTILINGUAL="false")
+    first = subprocess.run([GROUNDED, "ingest", "-q"], capture_output=True, text=True, timeout=300, env=env)
+    assert first.returncode == 0, first.stderr
+    manifest_path = tmp_path / "data" / "grounded" / "index" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    current = dict(manifest["chunker"])
+    manifest["chunker"] = {**current, "splitter": "recursive-sentence-v1"}  # as an earlier version wrote it
+    manifest_path.write_text(json.dumps(manifest))
+    out = subprocess.run([GROUNDED, "ask", LECTURE], capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "built by an earlier version: rebuilding it" in out.stderr
+    assert "Zheng Nanning" in out.stdout
+    assert json.loads(manifest_path.read_text())["chunker"] == current
+    again = subprocess.run([GROUNDED, "ask", LECTURE], capture_output=True, text=True, timeout=300, env=env)
+    assert "rebuilding" not in again.stderr
 
 
 def test_ingest_and_eval_commands(tmp_path: Path, corpus_copy: Path) -> None:

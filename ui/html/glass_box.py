@@ -64,6 +64,19 @@ def _slug(name: Any) -> str:
     return re.sub(r"[^a-z0-9_-]+", "-", str(name).lower()).strip("-") or "list"
 
 
+def _analysis_html(a: Mapping[str, Any]) -> str:
+    """What the system thought was asked: the kind, the answer it expects, the parts."""
+    if not a:
+        return ""
+    rows = [("kind", a.get("kind", "")), ("expects", a.get("answer_type") or "any answer")]
+    if a.get("target"):
+        rows.append(("about", a["target"]))
+    parts = a.get("parts") or []
+    items = "".join(f"<li>{_e(p)}</li>" for p in parts) if len(parts) > 1 else ""
+    body = _kv(rows) + (f'<ol class="g-parts">{items}</ol>' if items else "")
+    return f'<div class="g-row g-analysis"><span class="g-key">what was asked</span>{body}</div>'
+
+
 def _question_step(t: Mapping[str, Any]) -> str:
     rw = t.get("rewrite") or {}
     method = rw.get("method") or "none"
@@ -81,6 +94,11 @@ def _question_step(t: Mapping[str, Any]) -> str:
         f'<div class="g-row"><span class="g-key">query used for retrieval</span> '
         f'<q class="g-query">{_e(t.get("query", ""))}</q></div>'
     )
+    changes = (t.get("spelling") or {}).get("changes") or []
+    if changes:
+        fixed = ", ".join(f"{a} → {b}" for a, b in changes)
+        parts.append(f'<div class="g-row g-spelling"><span class="g-key">spelling corrected</span> {_e(fixed)}</div>')
+    parts.append(_analysis_html(t.get("analysis") or {}))
     llm = rw.get("llm")
     if rw.get("llm_rejected"):
         out = llm.get("output", "") if isinstance(llm, Mapping) else ""
