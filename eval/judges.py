@@ -105,7 +105,9 @@ class LLMJudge:
             for _ in self.generator._chat(judge_messages(sentence, passages), reply, max_tokens=JUDGE_MAX_TOKENS):
                 pass
         except GeneratorError as e:
-            raise GeneratorError(f"the {self.generator.name} citation judge ({self.generator.model_name}): {e}") from None
+            raise GeneratorError(
+                f"the {self.generator.name} citation judge ({self.generator.model_name}): {e}"
+            ) from None
         verdict = parse_verdict(reply.text)
         if verdict is None:
             self.unparsed += 1

@@ -80,9 +80,7 @@ def bootstrap_interval(
     return float(lo), float(hi)
 
 
-def risk_coverage(
-    scores: Sequence[float], correct: Sequence[bool]
-) -> list[tuple[float, float, float]]:
+def risk_coverage(scores: Sequence[float], correct: Sequence[bool]) -> list[tuple[float, float, float]]:
     """(threshold, coverage, accuracy of the answered) as the abstention threshold sweeps the scores.
 
     A question is answered when its score is at least the threshold; `correct` says whether its answer

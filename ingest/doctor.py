@@ -131,11 +131,15 @@ def check(root: Path, progress: Callable[[int, int], None] | None = None) -> Che
         have = set(stored)
         missing, extra = wanted - have, have - wanted
         if missing:
-            problems.append(f"{len(missing)} chunks listed in the manifest are missing from Chroma collection {name!r}: {repair}")
+            problems.append(
+                f"{len(missing)} chunks listed in the manifest are missing from Chroma collection {name!r}: {repair}"
+            )
         if extra:
             problems.append(f"Chroma collection {name!r} holds {len(extra)} chunks the manifest doesn't list: {repair}")
         if have and (count := index.collection(name).count()) != len(stored):
-            problems.append(f"Chroma collection {name!r} counts {count} records but returns {len(stored)} ids: {repair}")
+            problems.append(
+                f"Chroma collection {name!r} counts {count} records but returns {len(stored)} ids: {repair}"
+            )
         if not have:
             recalls.append(Recall(name, 0, 0, 0, ()))
             continue
@@ -208,7 +212,9 @@ def repair(settings: Settings, progress: bool = True) -> list[str]:
             report = ingest(again, settings, progress=progress)
             actions.append(f"re-ingested {len(again)} documents that had lost chunks: {report.summary()}")
         for key in lost:
-            actions.append(f"dropped {key}: it had lost chunks and the file no longer exists; ingest it again if you have it")
+            actions.append(
+                f"dropped {key}: it had lost chunks and the file no longer exists; ingest it again if you have it"
+            )
     return actions
 
 

@@ -6,6 +6,7 @@ skipped with its reason, and what the index already holds is never lost.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Sequence
@@ -23,11 +24,13 @@ from ingest.lock import write_lock
 from ingest.normalize import normalize
 from rag.chroma_server import server_for
 from rag.embeddings import MULTILINGUAL_MODEL, load_embeddings, model_spec
-from rag.errors import IndexMismatchError, IngestError
+from rag.errors import ConfigError, IndexMismatchError, IngestError
 from rag.index import MULTILINGUAL_COLLECTION, DocumentRecord, Index
 from rag.settings import Settings, demo_corpus_dir
 from rag.structure import parse_blocks
 from rag.types import Chunk, content_hash
+
+log = logging.getLogger(__name__)
 
 Status = Literal["added", "unchanged", "replaced", "removed", "skipped"]
 
@@ -119,7 +122,9 @@ def load_documents(
                 reason = str(e).removeprefix(f"{f}: ")
             except Exception as e:  # a parser's bug on one odd file must not stop the others
                 said = next((n for n in noise if n), "") or str(e)
-                reason = f"could not be read ({e.__class__.__name__}: {said}): re-save it in another format or leave it out"
+                reason = (
+                    f"could not be read ({e.__class__.__name__}: {said}): re-save it in another format or leave it out"
+                )
         skipped.append(FileResult(str(f), "skipped", 0, printable(reason)))
     return docs, skipped
 
@@ -280,6 +285,8 @@ def _ingest_locked(
         raise
     if current is not None:
         current.close()
+    if settings.embed_runtime != "torch":
+        _prepare_onnx(settings)
     return IngestReport(
         index=root,
         results=tuple(results),
@@ -287,6 +294,16 @@ def _ingest_locked(
         total_chunks=nxt.manifest.chunk_count,
         seconds=time.perf_counter() - t0,
     )
+
+
+def _prepare_onnx(settings: Settings) -> None:
+    """Make and check the ONNX export the query side will use, while torch is loaded anyway (best effort)."""
+    from rag.onnx_encoder import OnnxUnavailable
+
+    try:
+        load_embeddings(settings.embedding_model, threads=settings.threads, runtime=settings.embed_runtime)
+    except (OnnxUnavailable, ConfigError, OSError) as e:
+        log.info("ONNX query encoder not prepared (%s): the first question will use torch", e)
 
 
 @dataclass(frozen=True)
@@ -383,13 +400,19 @@ def rebuild(paths: Sequence[Path] | None, settings: Settings, *, progress: bool 
                 gone = [FileResult(p, "removed", 0, "file no longer exists") for p in listed if not Path(p).exists()]
                 paths = [Path(p) for p in listed if Path(p).exists()]
                 if not paths:
-                    what = f"none of the files indexed in {root} exist any more" if listed else f"{root} holds no documents"
+                    what = (
+                        f"none of the files indexed in {root} exist any more"
+                        if listed
+                        else f"{root} holds no documents"
+                    )
                     raise IngestError(
                         f"{what}: name the files to index, e.g. `grounded ingest --rebuild --index {root} PATH...`"
                     )
             else:
                 paths = [*paths, *(u for u in uploads if u not in paths)]
         elif not paths:
-            raise IngestError(f"no index at {root} to rebuild: name the files, e.g. `grounded ingest --index {root} PATH...`")
+            raise IngestError(
+                f"no index at {root} to rebuild: name the files, e.g. `grounded ingest --index {root} PATH...`"
+            )
         report = ingest(paths, settings.with_overrides(multilingual=multilingual), progress=progress, fresh=True)
     return IngestReport(root, report.results + tuple(gone), report.total_documents, report.total_chunks, report.seconds)

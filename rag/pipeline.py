@@ -9,10 +9,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag.analysis import QuestionAnalysis, analyze
-from rag.embeddings import SentenceTransformerEmbeddings, load_embeddings
+from rag.embeddings import SentenceEncoder, load_embeddings, sentence_vectors
 from rag.errors import QuestionError
 from rag.fusion import reciprocal_rank_fusion
 from rag.generators import Generator, extractive_generator, load_generator
@@ -22,7 +22,6 @@ from rag.rescoring import SentenceMaxSim
 from rag.retrievers import (
     BM25Retriever,
     DenseRetriever,
-    GroundedRetriever,
     MultilingualRetriever,
     Query,
     RetrieverStage,
@@ -34,6 +33,9 @@ from rag.text import content_words, is_cjk
 from rag.types import Answer, Citation, Generation, Hit, RankedList, SentenceCheck, Trace
 from rag.verify import Verifier, apply_policy, render
 from rag.verify import summary as verify_summary
+
+if TYPE_CHECKING:
+    from rag.langchain_retriever import GroundedRetriever
 
 MAX_QUESTION_CHARS = 2000
 
@@ -60,6 +62,7 @@ class Draft:
     timings: dict[str, float]
     analysis: QuestionAnalysis | None = None
     spelling: dict[str, Any] | None = None
+
 
 MULTILINGUAL_HINT = (
     "this index has no multilingual vectors, so a Chinese question only finds passages that share its words:"
@@ -140,11 +143,12 @@ class Pipeline:
         self,
         settings: Settings,
         index: Index,
-        embeddings: SentenceTransformerEmbeddings,
+        embeddings: SentenceEncoder,
         generator: Generator,
         stages: tuple[RetrieverStage, ...] | None = None,
     ) -> None:
         self.settings = settings
+        self.startup_ms: dict[str, float] = {}  # set by from_settings
         self._live = _LiveIndex(index, stages or (DenseRetriever(index), BM25Retriever(index)))
         self.embeddings = embeddings
         self.generator = generator
@@ -160,21 +164,39 @@ class Pipeline:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Pipeline:
-        """Open the index at `settings.index` and load the models it and the generator need."""
-        index = Index.open(settings.index)
-        index.check_compatible(settings.embedding_model)
-        embeddings = load_embeddings(
-            settings.embedding_model,
-            threads=settings.threads,
-            batch_size=settings.embed_batch_size,
-            precision=settings.embed_precision,
-        )
+        """Open the index at `settings.index` and load the models it and the generator need.
+
+        `startup_ms` records where the time went: opening the index (Chroma included), the encoder, the
+        multilingual encoder, the keyword index and the generator.
+        """
+        timer = _Timer()
+        with timer("open_index"):
+            index = Index.open(settings.index)
+            index.check_compatible(settings.embedding_model)
+        with timer(f"encoder_{settings.embed_runtime}"):
+            embeddings = load_embeddings(
+                settings.embedding_model,
+                threads=settings.threads,
+                batch_size=settings.embed_batch_size,
+                precision=settings.embed_precision,
+                runtime=settings.embed_runtime,
+            )
         index.embeddings = embeddings
         stages: tuple[RetrieverStage, ...] = (DenseRetriever(index), BM25Retriever(index))
         if index.manifest.multilingual_model:
-            multi = load_embeddings(index.manifest.multilingual_model, threads=1)
+            with timer("encoder_multilingual"):
+                multi = load_embeddings(index.manifest.multilingual_model, threads=1)
             stages += (MultilingualRetriever(index, multi),)
-        return cls(settings, index, embeddings, load_generator(settings, embeddings), stages)
+        if index.manifest.chunk_count:
+            with timer("chroma"):
+                index.collection()  # the client and collection: every question needs them
+            with timer("keyword_index"):
+                index.load_keyword_index()
+        with timer("generator"):
+            generator = load_generator(settings, embeddings)
+        pipeline = cls(settings, index, embeddings, generator, stages)
+        pipeline.startup_ms = dict(timer.ms)
+        return pipeline
 
     def with_settings(self, **overrides: object) -> Pipeline:
         """The same index and models with other retrieval/generation settings (e.g. top_k)."""
@@ -230,6 +252,8 @@ class Pipeline:
 
         >>> pipe.as_retriever(k=3, filter={"source": "/docs/a.md"}).invoke("Who gave the lecture?")
         """
+        from rag.langchain_retriever import GroundedRetriever
+
         return GroundedRetriever(pipeline=self, k=k, filter=filter, search_kwargs=search_kwargs or {})
 
     def retrieve(
@@ -251,7 +275,7 @@ class Pipeline:
         self.refresh()
         stages = self.stages  # one generation for the whole retrieval, even if another write lands meanwhile
         with timer("embed_query"):
-            query = Query(question, self.embeddings.encode([question])[0])
+            query = Query(question, sentence_vectors(self.embeddings)([question])[0])
         lists = []
         for stage in stages:
             with timer(stage.name):

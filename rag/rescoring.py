@@ -8,12 +8,12 @@ for fusion. Sentence vectors are cached across queries.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from rag.embeddings import sentence_vectors
 from rag.retrievers import Query
 from rag.text import split_sentences
 from rag.types import Hit, RankedList
@@ -35,22 +35,12 @@ class SentenceMaxSim:
 
     name = "sentences"
 
-    def __init__(self, embeddings: Any, depth: int = 30, cache_size: int = 200_000) -> None:
+    def __init__(self, embeddings: Any, depth: int = 30) -> None:
         self.embeddings = embeddings
         self.depth = depth
-        self.cache_size = cache_size
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def _vectors(self, sentences: Sequence[str]) -> np.ndarray:
-        todo = list(dict.fromkeys(s for s in sentences if s not in self._cache))
-        if todo:
-            for s, v in zip(todo, self.embeddings.encode(todo), strict=True):
-                self._cache[s] = v
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
-        for s in sentences:
-            self._cache.move_to_end(s)
-        return np.stack([self._cache[s] for s in sentences])
+        return sentence_vectors(self.embeddings)(sentences)
 
     def rescore(self, query: Query, candidates: RankedList) -> RankedList:
         if query.embedding is None:

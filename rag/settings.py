@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     embed_precision: Literal["auto", "float32", "bfloat16"] = Field(
         "auto", description="batch-encode precision; auto = bfloat16 where the CPU has native bf16"
     )
+    embed_runtime: Literal["auto", "onnx", "torch"] = Field(
+        "auto",
+        description="how questions and answer sentences are encoded: auto = ONNX Runtime where the model "
+        "allows (no torch import; exported and checked once), else torch",
+    )
     # One limit for every way a file comes in: `grounded ingest` (checked by stat, before reading) and uploads.
     max_file_mb: float = Field(
         20.0, gt=0, le=2000, description="largest file ingest and uploads accept, in MB (1 MB = 1,000,000 bytes)"

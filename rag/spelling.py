@@ -18,11 +18,13 @@ rule fixes a number typed as a short word between a determiner and a plural ("th
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from rag.text import STOPWORDS, stem
@@ -72,6 +74,20 @@ class Vocabulary(Mapping[str, int]):
 
     def __len__(self) -> int:
         return len(self.counts)
+
+    def save(self, path: Path) -> None:
+        """Write the vocabulary as JSON (the keyword index keeps it beside BM25: no chunk read at open)."""
+        data = {"counts": dict(self.counts), "lowercase": sorted(self.lowercase)}
+        path.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> Vocabulary | None:
+        """The vocabulary saved at `path`, or None when it is missing or unreadable."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(dict(data["counts"]), frozenset(data["lowercase"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
 
 def vocabulary_of(texts: Iterable[str]) -> Vocabulary:

@@ -34,7 +34,7 @@ from rag.analysis import (
     sentence_units,
     stems,
 )
-from rag.embeddings import rescale_multilingual
+from rag.embeddings import rescale_multilingual, sentence_vectors
 from rag.prompts import blank_injections, injection_spans, looks_like_injection, overlaps_injection
 from rag.settings import POLICIES, Policy
 from rag.text import is_cjk, split_sentences, words
@@ -215,16 +215,9 @@ class Verifier:
         self.multilingual = multilingual  # judges relevance when the question and the sentence differ in script
         self.support_threshold = support_threshold
         self.relevance_threshold = relevance_threshold
-        self._cache: dict[str, np.ndarray] = {}
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
-        todo = list(dict.fromkeys(t for t in texts if t not in self._cache))
-        if todo:
-            if len(self._cache) > 20_000:
-                self._cache.clear()
-            for t, v in zip(todo, self.embeddings.encode(todo), strict=True):
-                self._cache[t] = np.asarray(v, dtype=np.float32)
-        return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, 1), dtype=np.float32)
+        return sentence_vectors(self.embeddings)(texts)
 
     def _cross_relevance(self, asks: Sequence[tuple[str, np.ndarray]], text: str) -> float:
         """Relevance across scripts (a Chinese question, an English sentence): the multilingual cosine, rescaled.
@@ -233,7 +226,9 @@ class Verifier:
         """
         model = self.multilingual
         doc = np.asarray(model.encode([text])[0], dtype=np.float32)
-        return max(rescale_multilingual(float(np.asarray(model.embed_query(q), dtype=np.float32) @ doc)) for q, _ in asks)
+        return max(
+            rescale_multilingual(float(np.asarray(model.embed_query(q), dtype=np.float32) @ doc)) for q, _ in asks
+        )
 
     def _best(self, sentence_vec: np.ndarray, texts: Sequence[str]) -> tuple[float, int]:
         """Cosine and index of the closest of `texts` (passage sentences)."""

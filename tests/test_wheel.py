@@ -17,7 +17,16 @@ from tests.conftest import clean_env
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
-DEV_SCRIPTS = {"bench_ingest", "bench_serve", "bench_store", "tune_beir", "injection", "make_docs", "train_scorer", "scorer_compare"}
+DEV_SCRIPTS = {
+    "bench_ingest",
+    "bench_serve",
+    "bench_store",
+    "tune_beir",
+    "injection",
+    "make_docs",
+    "train_scorer",
+    "scorer_compare",
+}
 LECTURE = "Who gave the lecture at the Politburo study session on AI?"
 
 
@@ -148,7 +157,9 @@ def test_every_third_party_import_is_a_declared_dependency() -> None:
                 names = (
                     [a.name for a in node.names]
                     if isinstance(node, ast.Import)
-                    else [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else []
+                    else [node.module]
+                    if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+                    else []
                 )
                 for name in names:
                     top = name.split(".")[0]

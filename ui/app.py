@@ -167,7 +167,12 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
             return
         started = time.monotonic()
         while not job.done:  # the ingest runs in a child process; this event only polls it
-            yield gr.skip(), ingest_result_rows(job.results), f"⏳ {job.status} ({time.monotonic() - started:.0f} s)", None
+            yield (
+                gr.skip(),
+                ingest_result_rows(job.results),
+                f"⏳ {job.status} ({time.monotonic() - started:.0f} s)",
+                None,
+            )
             job.wait(0.5)
         results = job.results
         added = sum(r["status"] in ("added", "replaced") for r in results)
@@ -381,9 +386,7 @@ def launch(pipeline: Pipeline, host: str = "127.0.0.1", port: int = 7860, access
     # Up to `concurrency` answers run at once (CPU-bound: one per core), `queue_size` more wait their turn.
     app.queue(default_concurrency_limit=s.concurrency, max_size=s.queue_size)
     where = f"http://{host}:{port}"
-    how = (
-        "logins required" if access.users else "API token required" if access.token else "no authentication"
-    )
+    how = "logins required" if access.users else "API token required" if access.token else "no authentication"
     print(f"grounded chat on {where} ({how}; Ctrl+C to stop)", flush=True)
     if threading.current_thread() is threading.main_thread():  # `kill` stops it like Ctrl+C: temp files go
         signal.signal(signal.SIGTERM, _interrupt)

@@ -279,9 +279,24 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def _print_answer(answer: Any, args: argparse.Namespace) -> None:
+def _since_process_start_ms() -> float | None:
+    """Milliseconds since this process started (Linux: /proc), or None where that can't be read."""
+    import os
+
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return max(0.0, (uptime - ticks / os.sysconf("SC_CLK_TCK")) * 1000)
+
+
+def _print_answer(answer: Any, args: argparse.Namespace, startup: dict[str, float] | None = None) -> None:
     if args.json:
-        print(json.dumps(answer.to_dict(include_trace=args.trace), ensure_ascii=False), flush=True)
+        record = answer.to_dict(include_trace=args.trace)
+        if startup:
+            record["startup_ms"] = startup
+        print(json.dumps(record, ensure_ascii=False), flush=True)
         if not args.explain:
             return
     else:
@@ -302,7 +317,10 @@ def _print_answer(answer: Any, args: argparse.Namespace) -> None:
     if args.explain:
         from rag.explain import explain
 
-        print("\n" + explain(answer), file=sys.stderr if args.json else sys.stdout)
+        text = explain(answer)
+        if startup:
+            text += "\nstartup (ms): " + ", ".join(f"{k} {v:.0f}" for k, v in startup.items())
+        print("\n" + text, file=sys.stderr if args.json else sys.stdout)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -311,7 +329,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.question != "-":
         check_question(args.question)  # fail fast, before loading models
-        _print_answer(_pipeline(settings, args).ask(args.question, args.history), args)
+        before = _since_process_start_ms()
+        pipeline = _pipeline(settings, args)
+        startup = {"python_and_imports": before} if before is not None else {}
+        startup.update(pipeline.startup_ms)
+        _print_answer(pipeline.ask(args.question, args.history), args, startup)
         return 0
     pipeline = _pipeline(settings, args)
     status = 0

@@ -232,8 +232,13 @@ class ChatService:
         if scratch.pipeline is None:
             scratch.pipeline = base.reopened(scratch.root)
         opened = scratch.pipeline  # the chosen settings and generator over the session's opened scratch index
-        return Pipeline(base.settings.with_overrides(index=scratch.root), opened.index, opened.embeddings,
-                        base.generator, opened.stages)
+        return Pipeline(
+            base.settings.with_overrides(index=scratch.root),
+            opened.index,
+            opened.embeddings,
+            base.generator,
+            opened.stages,
+        )
 
     def close(self) -> None:
         """Remove every session's scratch copy (the server is stopping)."""

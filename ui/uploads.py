@@ -351,7 +351,9 @@ def _worker() -> int:
             with write_lock(root, settings.lock_timeout, "upload", on_wait=waiting):
                 print(json.dumps({"locked": True}), flush=True)
                 report = ingest([Path(name)], settings, progress=False)
-            rows = [{"path": r.path, "status": r.status, "chunks": r.chunks, "reason": r.reason} for r in report.results]
+            rows = [
+                {"path": r.path, "status": r.status, "chunks": r.chunks, "reason": r.reason} for r in report.results
+            ]
         except IndexBusyError:
             pid, what = holder(root)
             reason = f"another {what} of {root} is running (pid {pid or 'unknown'}): try again when it ends"

@@ -9,7 +9,7 @@ from rag.errors import ConfigError
 from rag.types import Generation, Hit
 
 if TYPE_CHECKING:
-    from rag.embeddings import SentenceTransformerEmbeddings
+    from rag.embeddings import SentenceEncoder
     from rag.settings import GeneratorName, Settings
 
 
@@ -27,7 +27,7 @@ class Generator(Protocol):
     def generate(self, question: str, passages: Sequence[Hit]) -> Generation: ...
 
 
-def extractive_generator(settings: Settings, embeddings: SentenceTransformerEmbeddings) -> Generator:
+def extractive_generator(settings: Settings, embeddings: SentenceEncoder) -> Generator:
     """The extractive generator with the calibrated settings (also the strict policy's fallback)."""
     from rag.generators.extractive import ExtractiveGenerator
 
@@ -40,19 +40,19 @@ def extractive_generator(settings: Settings, embeddings: SentenceTransformerEmbe
     )
 
 
-def _local(settings: Settings, embeddings: SentenceTransformerEmbeddings) -> Generator:
+def _local(settings: Settings, embeddings: SentenceEncoder) -> Generator:
     from rag.generators.llm import local_generator
 
     return local_generator(settings)
 
 
-def _openai(settings: Settings, embeddings: SentenceTransformerEmbeddings) -> Generator:
+def _openai(settings: Settings, embeddings: SentenceEncoder) -> Generator:
     from rag.generators.llm import openai_generator
 
     return openai_generator(settings)
 
 
-def _ollama(settings: Settings, embeddings: SentenceTransformerEmbeddings) -> Generator:
+def _ollama(settings: Settings, embeddings: SentenceEncoder) -> Generator:
     from rag.generators.llm import ollama_generator
 
     return ollama_generator(settings)
@@ -60,7 +60,7 @@ def _ollama(settings: Settings, embeddings: SentenceTransformerEmbeddings) -> Ge
 
 # Built in; any other name is a plug-in: an entry point in `grounded.generators` or `package.module:factory`
 # returning a LangChain BaseChatModel (rag.generators.plugins).
-GENERATORS: dict[GeneratorName, Callable[[Settings, SentenceTransformerEmbeddings], Generator]] = {
+GENERATORS: dict[GeneratorName, Callable[[Settings, SentenceEncoder], Generator]] = {
     "extractive": extractive_generator,
     "local": _local,
     "openai": _openai,
@@ -68,7 +68,7 @@ GENERATORS: dict[GeneratorName, Callable[[Settings, SentenceTransformerEmbedding
 }
 
 
-def load_generator(settings: Settings, embeddings: SentenceTransformerEmbeddings) -> Generator:
+def load_generator(settings: Settings, embeddings: SentenceEncoder) -> Generator:
     """The generator named by `settings.generator`: a built-in one, or a plug-in chat model."""
     factory = GENERATORS.get(settings.generator)  # type: ignore[call-overload]
     if factory is not None:

@@ -49,7 +49,7 @@ from rag.analysis import (
     unknown_names,
     wh_noun,
 )
-from rag.embeddings import rescale_multilingual
+from rag.embeddings import rescale_multilingual, sentence_vectors
 from rag.generators.shapes import (
     MEANS,
     REASON,
@@ -89,7 +89,6 @@ NAME_WEIGHT = 0.75
 WH_NOUN_BONUS = 1.1  # a word in more than this share of the sentences is topic, not focus
 MIN_WORDS = 4
 SUMMARY_WORDS = 120
-CACHE_SIZE = 20_000
 _LIST_ITEM = re.compile(r"^\s*(?:\(\d+\)|\d+[.)]|[-•*·])\s*")
 # Words that say what to do with the answer, not what it is about ("Summarize the article's section on…").
 _META = frozenset(
@@ -305,7 +304,6 @@ class ExtractiveGenerator:
         self.sim_weight = sim_weight
         self.summary_words = summary_words
         self.multilingual = multilingual
-        self._cache: dict[str, np.ndarray] = {}  # sentence -> vector: a passage's sentences are embedded once
 
     # --- reading the passages --------------------------------------------------------------
     def _prepare(self, question: str, passages: Sequence[Hit]) -> _Prepared:
@@ -337,15 +335,8 @@ class ExtractiveGenerator:
         if model is not None:
             q = np.asarray([model.embed_query(x) for x in questions], dtype=np.float32)
             return q, np.asarray(model.encode(prep.texts), dtype=np.float32)
-        todo = list(dict.fromkeys(t for t in [*questions, *prep.texts] if t not in self._cache))
-        if todo:
-            if len(self._cache) + len(todo) > CACHE_SIZE:
-                self._cache.clear()
-            for t, v in zip(todo, self.embeddings.encode(todo), strict=True):
-                self._cache[t] = np.asarray(v, dtype=np.float32)
-        q = np.stack([self._cache[t] for t in questions])
-        units = np.stack([self._cache[t] for t in prep.texts]) if prep.texts else np.zeros((0, q.shape[1]), np.float32)
-        return q, units
+        both = sentence_vectors(self.embeddings)([*questions, *prep.texts])
+        return both[: len(questions)], both[len(questions) :]
 
     def _score(
         self, question: str, prep: _Prepared, q_vec: np.ndarray, vecs: np.ndarray, passages: Sequence[Hit]

@@ -519,7 +519,14 @@ class FakeExtractive:
     """An extractive-like pipeline: evidence per question; below the threshold the generator abstains."""
 
     EVIDENCE: ClassVar[dict[str, float]] = {"n1": 0.9, "n2": 0.2, "n3": 0.3, "n4": 0.35, "s1": 0.8, "s2": 0.1}
-    ANSWERS: ClassVar[dict[str, str]] = {"n1": "France", "n2": "Normans", "n3": "Rollo", "n4": "911", "s1": "Los Angeles", "s2": "Paris"}
+    ANSWERS: ClassVar[dict[str, str]] = {
+        "n1": "France",
+        "n2": "Normans",
+        "n3": "Rollo",
+        "n4": "911",
+        "s1": "Los Angeles",
+        "s2": "Paris",
+    }
 
     def __init__(self, index: Path, threshold: float = 0.5) -> None:
         self.settings = build_settings(generator="extractive", abstain_threshold=threshold, top_k=3, index=index)

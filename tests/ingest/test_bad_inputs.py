@@ -354,7 +354,7 @@ for i in range(n):  # ~700 characters each, like the chunker's 180-token chunks
     text = " ".join(words[j] for j in rng.integers(0, len(words), 110)) + f" chunk {i}."
     chunks.append(Chunk(id=f"c{i:07d}", source="/data/big.txt", start=pos, end=pos + len(text), text=text))
     pos += len(text) + 1
-index = Index.create(root, "sentence-transformers/all-MiniLM-L6-v2", 384, {})
+index = Index.create(root, "all-MiniLM-L6-v2", 384, {})
 nxt = index.next_generation(fresh=True)
 nxt.embeddings = FastEmbeddings()
 base, t0 = peak_mb(), time.perf_counter()

@@ -134,7 +134,10 @@ TUNNEL_DOC = (
 
 @pytest.mark.parametrize("error", [KeyboardInterrupt, PermissionError])
 def test_an_error_while_removing_old_generations_keeps_the_published_one(
-    error: type[BaseException], tmp_path: Path, corpus_copy: Path, monkeypatch: pytest.MonkeyPatch,
+    error: type[BaseException],
+    tmp_path: Path,
+    corpus_copy: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Ctrl-C (or a failing rmtree) after the manifest swap must not delete the generation it now points at."""
@@ -228,8 +231,9 @@ def test_uploads_survive_rebuilds_and_prune(pipeline: Pipeline, tmp_path: Path) 
     assert report.count("removed") == 0 and report.total_documents == 5
     assert str(stored) in Index.open(root).manifest.documents
     # a rebuild naming other files still keeps the uploads
-    report = rebuild([Path(p) for p in Index.open(root).manifest.documents if "uploads" not in p][:1], settings,
-                     progress=False)
+    report = rebuild(
+        [Path(p) for p in Index.open(root).manifest.documents if "uploads" not in p][:1], settings, progress=False
+    )
     assert {Path(r.path).name for r in report.results} >= {"observatory.md"}
     answer = Pipeline.from_settings(settings).ask("Who opened the Quillfeather Observatory?")
     assert "Elsbeth Marrow" in answer.text

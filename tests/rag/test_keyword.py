@@ -63,7 +63,7 @@ def test_saved_index_records_its_tokenizer(tmp_path: Path) -> None:
 
 def _small_index(root: Path) -> Index:
     """A committed index of TEXTS in real Chroma (vectors made up: only BM25 is under test)."""
-    index = Index.create(root, "made-up-model", 8, {"name": "test"})
+    index = Index.create(root, "all-MiniLM-L6-v2", 8, {"name": "test"})
     nxt = index.next_generation(fresh=True)
     chunks = [Chunk(cid, f"/docs/{cid}.txt", 0, len(text), text) for cid, text in TEXTS.items()]
     nxt.add_vectors(chunks, np.random.default_rng(0).random((len(chunks), 8)).tolist())
@@ -108,7 +108,7 @@ def test_an_index_built_with_another_tokenizer_is_rebuilt_in_memory(tmp_path: Pa
 
 
 def test_empty_index_has_no_keyword_hits(tmp_path: Path) -> None:
-    index = Index.create(tmp_path / "idx", "made-up-model", 8, {"name": "test"})
+    index = Index.create(tmp_path / "idx", "all-MiniLM-L6-v2", 8, {"name": "test"})
     nxt = index.next_generation(fresh=True)
     nxt.commit()
     reader = Index.open(tmp_path / "idx")

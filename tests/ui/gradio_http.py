@@ -1,10 +1,10 @@
 """Talking to a launched `grounded serve` the way any HTTP client can: Gradio's routes, no browser.
 
-    client(headers)                          an httpx client that never uses a proxy
-    upload(url, [(name, bytes)], headers)    POST /gradio_api/upload -> the server's temp paths
-    fn_index(url, "upload", headers)         an event's index in /config (private events too)
-    run_event(url, fn, data, headers)        queue/join + queue/data until done -> the final output values
-    ask(url, question, headers)              POST /gradio_api/call/ask, then read its result
+client(headers)                          an httpx client that never uses a proxy
+upload(url, [(name, bytes)], headers)    POST /gradio_api/upload -> the server's temp paths
+fn_index(url, "upload", headers)         an event's index in /config (private events too)
+run_event(url, fn, data, headers)        queue/join + queue/data until done -> the final output values
+ask(url, question, headers)              POST /gradio_api/call/ask, then read its result
 """
 
 from __future__ import annotations

@@ -187,9 +187,7 @@ def _gate_status(cookie: str) -> int:
     return sent[0]["status"]
 
 
-@pytest.mark.parametrize(
-    "other", ['foo={"a":1}', "path=C:\\temp\\x", 'theme="dark', "=novalue", "a b=c", "plain"]
-)
+@pytest.mark.parametrize("other", ['foo={"a":1}', "path=C:\\temp\\x", 'theme="dark', "=novalue", "a b=c", "plain"])
 def test_an_unrelated_odd_cookie_does_not_log_a_user_out(other: str) -> None:
     login = "access-token-abc123=session-of-alice"
     assert _gate_status(f"{other}; {login}") == 200
@@ -334,8 +332,5 @@ def test_browser_login_then_a_markdown_question_stays_text(auth_server: str, pag
     expect(bubble).to_contain_text("[click me](javascript:alert(document.cookie))", timeout=60_000)
     assert bubble.locator("a, img, strong, script").count() == 0  # no link, no image, no bold: the text as typed
     assert " ".join(bubble.inner_text().split()) == " ".join(question.split())
-    expect(page.locator('#g-chat [data-testid="bot"] .g-answer, #g-chat .g-error').last).to_be_visible(
-        timeout=180_000
-    )
+    expect(page.locator('#g-chat [data-testid="bot"] .g-answer, #g-chat .g-error').last).to_be_visible(timeout=180_000)
     shot(page, "login_markdown_question")
-
