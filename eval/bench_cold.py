@@ -1,6 +1,6 @@
 """Cold `grounded ask` against `python -c "import sentence_transformers"`, in the same run.
 
-    python -m eval.bench_cold [--index DIR] [--runs 3] [--out bench_cold.json]
+    python -m eval.bench_cold [--index DIR | --multilingual] [--runs 3] [--out bench_cold.json]
 
 Each command runs `--runs` times as a fresh process, alternating with the baseline so both see the
 same machine load; the median wall times and their ratio are reported. Without `--index`, a
@@ -46,11 +46,13 @@ def grounded() -> str:
     return str(Path(sys.executable).with_name("grounded"))
 
 
-def run(index: Path | None, runs: int, question: str = QUESTION) -> dict[str, Any]:
+def run(index: Path | None, runs: int, question: str = QUESTION, multilingual: bool = False) -> dict[str, Any]:
     home = Path(tempfile.mkdtemp(prefix="grounded-bench-cold-"))
     if index is None:
         index = home / "index"
-        subprocess.run([grounded(), "ingest", "--index", str(index)], env=_env(home), check=True, capture_output=True)
+        flags = ["--multilingual"] if multilingual else []
+        cmd = [grounded(), "ingest", "--index", str(index), *flags]
+        subprocess.run(cmd, env=_env(home), check=True, capture_output=True)
     ask = [grounded(), "ask", "--index", str(index), question]
     # One untimed run of each: the ONNX export (first use on this machine) and the OS file cache.
     _timed(ask, _env(home))
@@ -77,7 +79,8 @@ def run(index: Path | None, runs: int, question: str = QUESTION) -> dict[str, An
         "ratio_torch_ask_to_import_st": median["ask_torch"] / median["baseline"],
         "same_answer": answers["ask"] == answers["ask_torch"] and len(answers["ask"]) == 1,
         "answer": sorted(answers["ask"]),
-        "timings": json.loads(explain).get("timings", {}),
+        "timings_ms": json.loads(explain).get("timings_ms", {}),
+        "startup_ms": json.loads(explain).get("startup_ms", {}),
     }
 
 
@@ -85,10 +88,11 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--index", type=Path, help="an existing index (default: the demo corpus, built in a temp folder)")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--multilingual", action="store_true", help="build the demo index with multilingual vectors")
     ap.add_argument("--question", default=QUESTION)
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
-    result = run(args.index, args.runs, args.question)
+    result = run(args.index, args.runs, args.question, args.multilingual)
     m = result["median"]
     print(
         f"import sentence_transformers {m['baseline']:.2f} s | cold ask (ONNX) {m['ask']:.2f} s "

@@ -29,6 +29,7 @@ import numpy as np
 from eval.metrics import percentile, ratio, wilson_interval
 from eval.report import markdown_table, pct, text_table
 from eval.run import write_bench_run
+from rag.embeddings import sentence_vectors
 from rag.errors import DatasetError
 from rag.index import Index
 from rag.retrievers import Query
@@ -251,26 +252,19 @@ class PassagesStage:
 
 
 class CachedEmbeddings:
-    """An embedding model that remembers its vectors: a question's passages recur under every condition."""
+    """An embedding model that remembers its vectors (the process-wide `sentence_vectors`): a question's
+    passages recur under every condition."""
 
-    def __init__(self, inner: Any, limit: int = 50_000) -> None:
+    def __init__(self, inner: Any) -> None:
         self.inner = inner
-        self.limit = limit
-        self._cache: dict[str, np.ndarray] = {}
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
     def encode(self, texts: Sequence[str], **kwargs: Any) -> np.ndarray:
-        todo = list(dict.fromkeys(t for t in texts if t not in self._cache))
-        if todo:
-            if len(self._cache) + len(todo) > self.limit:
-                self._cache.clear()
-            for t, v in zip(todo, self.inner.encode(todo, **kwargs), strict=True):
-                self._cache[t] = v
         if not texts:
             return self.inner.encode([], **kwargs)
-        return np.stack([self._cache[t] for t in texts])
+        return sentence_vectors(self.inner)(texts)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.encode(texts).tolist()

@@ -254,7 +254,6 @@ def run_sweep(
             gen = _reusing(s, base.embeddings, memo) if reselect else base.generator
             pipe = Pipeline(s, base.index, base.embeddings, gen, base.stages)
             pipe._live = pipeline._live
-            pipe.verifier._cache = pipeline.verifier._cache  # sentence vectors: the same model for every setting
             variants.append(_Variant(i, pipe, reselect, shared or load_judge(judge, pipe)))
         plans.append((base, memo, variants))
     records: list[list[dict[str, Any]]] = [[] for _ in grid]

@@ -26,7 +26,7 @@ def test_defaults():
     assert (s.top_k, s.candidates, s.rrf_k) == (5, 30, 60)
     assert (s.dense_weight, s.bm25_weight) == (1.0, 1.0)
     assert s.generator == "extractive"
-    assert s.abstain_threshold == pytest.approx(0.39)
+    assert s.abstain_threshold == pytest.approx(0.35)
     assert s.evidence_sim_weight == pytest.approx(0.2)
     assert s.max_answer_sentences == 2
     assert (s.host, s.port) == ("127.0.0.1", 7860)
