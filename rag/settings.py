@@ -107,6 +107,12 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(0.0, ge=0.0, le=2.0)
     llm_timeout: float = Field(120.0, gt=0, description="seconds to wait for the endpoint")
     llm_context: int = Field(2048, ge=512, le=32768, description="context window of the local model")
+    llm_passage_words: int = Field(
+        150,
+        ge=0,
+        le=20000,
+        description="words of the passages an LLM reads: the sentences that matter and their neighbours (0: whole chunks)",
+    )
     llm_threads: int = Field(2, ge=1, le=64, description="CPU threads of the local model")
 
     # Every answer sentence is checked against the passages it cites (see rag.verify).

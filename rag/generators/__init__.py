@@ -72,13 +72,17 @@ def load_generator(settings: Settings, embeddings: SentenceEncoder) -> Generator
     """The generator named by `settings.generator`: a built-in one, or a plug-in chat model."""
     factory = GENERATORS.get(settings.generator)  # type: ignore[call-overload]
     if factory is not None:
-        return factory(settings, embeddings)
-    from rag.generators.plugins import check_name, plugin_generator
+        generator = factory(settings, embeddings)
+    else:
+        from rag.generators.plugins import check_name, plugin_generator
 
-    problem = check_name(settings.generator, GENERATORS)
-    if problem:
-        raise ConfigError(problem)
-    return plugin_generator(settings.generator, settings)
+        problem = check_name(settings.generator, GENERATORS)
+        if problem:
+            raise ConfigError(problem)
+        generator = plugin_generator(settings.generator, settings)
+    if hasattr(generator, "passage_words"):  # chat models read the sentences that matter, not whole chunks
+        generator.passage_words = settings.llm_passage_words
+    return generator
 
 
 def check_available(settings: Settings) -> None:

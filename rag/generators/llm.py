@@ -102,10 +102,11 @@ class ChatGenerator:
         self.model_name = model_name or model_label(model)
         self.fixes = fixes
         self._secret = secret
+        self.passage_words = 0  # > 0: the prompt holds excerpts of about this many words (rag.prompts.excerpts)
 
     def stream(self, question: str, passages: Sequence[Hit]) -> Iterator[Generation]:
         """Partial generations as tokens arrive, then the final one (abstained if the model says so)."""
-        messages = answer_messages(question, passages, analyze(question).parts)
+        messages = answer_messages(question, passages, analyze(question).parts, self.passage_words)
         reply = _Reply()
         for _ in self._chat(messages, reply):
             yield Generation(reply.text, False, "", {}, partial=True)

@@ -44,6 +44,11 @@ def test_onnx_vectors_and_token_counts_match_torch() -> None:
 
 def test_asking_never_imports_torch(demo_index: Settings) -> None:
     """A fresh process answers over the demo index through ONNX: the same answer, and torch is never imported."""
+    from rag.index import CJK_RUNS_FILE, VOCABULARY_FILE, Index
+
+    bm25 = Index.open(demo_index.index).data_dir / "bm25"
+    assert "郑南宁" in json.loads((bm25 / CJK_RUNS_FILE).read_text())["runs"]
+    assert "nanning" in json.loads((bm25 / VOCABULARY_FILE).read_text())["counts"]
     load_embeddings("all-MiniLM-L6-v2", runtime="onnx")  # the export exists (ingest also makes it)
     code = (
         "import sys, json\n"
@@ -52,12 +57,16 @@ def test_asking_never_imports_torch(demo_index: Settings) -> None:
         f"p = Pipeline.from_settings(Settings(index={str(demo_index.index)!r}))\n"
         "a = p.ask('Who gave the lecture at the Politburo study session on AI?')\n"
         "print(json.dumps({'torch': 'torch' in sys.modules, 'st': 'sentence_transformers' in sys.modules,"
-        " 'runtime': p.embeddings.runtime, 'text': a.text}))\n"
+        " 'jieba': 'jieba' in sys.modules, 'startup': p.startup_ms, 'runtime': p.embeddings.runtime,"
+        " 'text': a.text}))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], env=clean_env(), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     got = json.loads(done.stdout.strip().splitlines()[-1])
     assert got["runtime"] == "onnx" and not got["torch"] and not got["st"]
+    # The demo passages' Chinese names were segmented at ingest (cjk_runs.json): no jieba start-up for them.
+    assert not got["jieba"]
+    assert {"open_index", "encoder_auto", "chroma", "keyword_index", "generator"} <= set(got["startup"])
     assert "Zheng Nanning" in got["text"]
     torch_env = clean_env(GROUNDED_EMBED_RUNTIME="torch")
     code_torch = code.replace("Settings(index=", "Settings(embed_runtime='torch', index=")

@@ -8,6 +8,7 @@ from rag.prompts import (
     NOT_IN_DOCUMENTS,
     answer_messages,
     closed_book_messages,
+    excerpts,
     fence,
     format_passages,
     rewrite_messages,
@@ -114,3 +115,40 @@ def test_rewrite_messages_keep_the_most_recent_questions() -> None:
     listed = re.findall(r"^- (.*)$", content, re.MULTILINE)
     assert listed == sorted(listed, key=lambda q: int(q.split()[-1][:-1]))  # oldest first
     assert len(listed) <= len(history)
+
+
+# --- excerpts: what a chat model reads when llm_passage_words > 0 -----------------------------------------
+FILLER = " ".join(f"Sentence {i} is about the weather in spring." for i in range(12))
+
+
+def test_excerpts_keep_the_matching_sentence_with_its_neighbours_in_order() -> None:
+    text = f"{FILLER} {LECTURE} The lecture lasted an hour. {FILLER}"
+    (got,) = excerpts([text], "Who gave the lecture at the study session?", 60)
+    assert LECTURE in got and "The lecture lasted an hour." in got
+    assert got.startswith("…") and got.endswith("…")  # the cut parts are marked
+    assert got.index("Sentence 11") < got.index(LECTURE) < got.index("lasted")  # the passage's own order
+    assert len(got.split()) <= 60 + 2
+
+
+def test_excerpts_spend_the_budget_across_passages_and_leave_out_the_rest() -> None:
+    passages = [FILLER, f"{FILLER} {LECTURE}", "Zheng Nanning founded a competition for intelligent vehicles."]
+    got = excerpts(passages, "Which competition did Zheng Nanning found?", 40)
+    assert got[2] == passages[2]  # the best sentence, whole
+    assert "Zheng Nanning" in got[1]
+    assert got[0] == ""  # nothing of it matters: left out of the prompt
+    assert sum(len(x.split()) for x in got) <= 40 + 4
+
+
+def test_excerpts_with_no_budget_or_short_passages_are_whole() -> None:
+    assert excerpts([LECTURE, f" {FILLER} "], "Who?", 0) == [LECTURE, FILLER]
+    (first,) = excerpts([FILLER], "Nothing shared here?", 20)
+    assert first.startswith("Sentence 0") and first.endswith("…")  # no term shared: the first passage's opening
+
+
+def test_format_passages_with_excerpts_keeps_the_numbers() -> None:
+    passages = [hit(1, f"{FILLER} {LECTURE}"), hit(2, FILLER), hit(3, "Xi Jinping chaired the lecture session.")]
+    text = format_passages(passages, "Who gave the lecture?", 50)
+    numbers = [n for n, _, _ in BLOCK.findall(text)]
+    assert numbers == ["1", "3"] and LECTURE in text and "Sentence 3 " not in text
+    messages = answer_messages("Who gave the lecture?", passages, words=50)
+    assert messages[1]["content"].startswith(text)
