@@ -50,7 +50,7 @@ from rag.generations import (
 from rag.generations import DocumentRecord as DocumentRecord
 from rag.generations import Manifest as Manifest
 from rag.spelling import Vocabulary, vocabulary_of
-from rag.text import TOKENIZER, cjk_runs, remember_runs, segment_runs
+from rag.text import TOKENIZER, cjk_runs, remember_runs_file, segment_runs
 from rag.types import Chunk
 
 # Chroma's SharedSystemClient registers a path's System before starting it, unlocked: request threads opening
@@ -60,7 +60,7 @@ _CHROMA_OPEN = threading.Lock()
 COLLECTION = "chunks"
 VOCABULARY_FILE = "vocabulary.json"  # the typo corrector's words, saved beside BM25
 CJK_RUNS_FILE = "cjk_runs.json"  # jieba's segmentation of the chunks' CJK runs (answers skip jieba's start-up)
-MAX_SAVED_RUNS = 20_000
+MAX_SAVED_RUNS = 100_000  # about 10 MB of JSON, read on the first CJK run met: cheaper than jieba's start-up
 MULTILINGUAL_COLLECTION = "chunks_multilingual"  # same chunks, multilingual vectors (opt-in)
 _ADD_BATCH = 4000  # documents per Chroma add (Chroma's own limit is ~5,461)
 ENCODE_GROUP = 2048  # chunks embedded and written per step: memory stays bounded whatever the corpus size
@@ -608,9 +608,8 @@ class Index:
         self.keyword_tokenizer = keyword.stored_tokenizer(folder)
         if not ids:
             return None, []
-        saved = _read_json_file(folder / CJK_RUNS_FILE)
-        if saved.get("tokenizer") == TOKENIZER and isinstance(saved.get("runs"), dict):
-            remember_runs(saved["runs"])
+        if (folder / CJK_RUNS_FILE).is_file():
+            remember_runs_file(folder / CJK_RUNS_FILE)
         if self.keyword_tokenizer != TOKENIZER:
             chunks = self.chunks_in_order(ids)
             return keyword.build([embed_text(c) for c in chunks]), [c.id for c in chunks]
@@ -632,15 +631,6 @@ class Index:
             number = folder.name.removeprefix("gen-")
             if number.isdigit() and int(number) < self.manifest.generation - 1:
                 shutil.rmtree(folder, ignore_errors=True)
-
-
-def _read_json_file(path: Path) -> dict[str, Any]:
-    """A JSON object from `path`, or {} when it is missing or unreadable."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def asdict_manifest(manifest: Manifest) -> dict[str, Any]:

@@ -108,7 +108,7 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(120.0, gt=0, description="seconds to wait for the endpoint")
     llm_context: int = Field(2048, ge=512, le=32768, description="context window of the local model")
     llm_passage_words: int = Field(
-        150,
+        100,
         ge=0,
         le=20000,
         description="words of the passages an LLM reads: the sentences that matter and their neighbours (0: whole chunks)",

@@ -162,6 +162,9 @@ def cjk_terms(run: str) -> list[str]:
     bigrams on RGB zh (see README): Recall@1 0.71 vs 0.63, Recall@5 equal.
     """
     known = _KNOWN_RUNS.get(run)
+    if known is None and _PENDING_RUNS:
+        _load_pending_runs()
+        known = _KNOWN_RUNS.get(run)
     if known is not None:
         return list(known)
     return [w for w in _segmenter().lcut_for_search(run, HMM=False) if w.strip() and w not in CJK_STOPWORDS]
@@ -180,6 +183,31 @@ def segment_runs(runs: Iterable[str]) -> dict[str, list[str]]:
 def remember_runs(segmented: Mapping[str, Sequence[str]]) -> None:
     """Use these segmentations (made by `segment_runs` with this `TOKENIZER`) instead of running jieba on them."""
     _KNOWN_RUNS.update({run: tuple(terms) for run, terms in segmented.items()})
+
+
+_PENDING_RUNS: list[Path] = []
+
+
+def remember_runs_file(path: Path) -> None:
+    """Read `path` (a saved `segment_runs`, {"tokenizer", "runs"}) when the first CJK run is met, not before."""
+    with _jieba_lock:
+        if path not in _PENDING_RUNS:
+            _PENDING_RUNS.append(path)
+
+
+def _load_pending_runs() -> None:
+    import json
+
+    with _jieba_lock:
+        pending = list(_PENDING_RUNS)
+        _PENDING_RUNS.clear()
+    for path in pending:
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(saved, dict) and saved.get("tokenizer") == TOKENIZER and isinstance(saved.get("runs"), dict):
+            remember_runs(saved["runs"])
 
 
 def content_words(text: str) -> list[str]:
