@@ -296,10 +296,12 @@ def excerpts(passages: Sequence[str], question: str, words: int) -> list[str]:
     )
     keep: list[set[int]] = [set() for _ in texts]
     used = 0
-    for score, p, j in ranked:
+    first = next(x for x in ranked if x[1] == 0)  # the top passage always keeps its best sentence
+    for score, p, j in [first, *(x for x in ranked if x is not first)]:
         if score <= 0 and used:
             break
-        group = [k for k in (j - 1, j, j + 1) if 0 <= k < len(sents[p]) and k not in keep[p]]
+        near = (j - 1, j, j + 1) if score > 0 else (j,)  # a sentence that shares nothing comes alone
+        group = [k for k in near if 0 <= k < len(sents[p]) and k not in keep[p]]
         cost = sum(len(sents[p][k].split()) for k in group)
         if used and used + cost > words:
             group = [j] if j not in keep[p] else []

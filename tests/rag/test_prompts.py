@@ -131,12 +131,18 @@ def test_excerpts_keep_the_matching_sentence_with_its_neighbours_in_order() -> N
 
 
 def test_excerpts_spend_the_budget_across_passages_and_leave_out_the_rest() -> None:
-    passages = [FILLER, f"{FILLER} {LECTURE}", "Zheng Nanning founded a competition for intelligent vehicles."]
+    passages = [f"{FILLER} {LECTURE}", FILLER, "Zheng Nanning founded a competition for intelligent vehicles."]
     got = excerpts(passages, "Which competition did Zheng Nanning found?", 40)
     assert got[2] == passages[2]  # the best sentence, whole
-    assert "Zheng Nanning" in got[1]
-    assert got[0] == ""  # nothing of it matters: left out of the prompt
+    assert "Zheng Nanning" in got[0]  # the top passage always keeps its best sentence
+    assert got[1] == ""  # nothing of it matters: left out of the prompt
     assert sum(len(x.split()) for x in got) <= 40 + 4
+
+
+def test_the_top_passage_is_kept_even_when_it_shares_no_term() -> None:
+    got = excerpts([FILLER, "Zheng Nanning founded a competition."], "Which competition did Zheng Nanning found?", 30)
+    assert got[1] == "Zheng Nanning founded a competition."
+    assert got[0] and len(got[0].split()) <= 12  # one sentence of it, no neighbours
 
 
 def test_excerpts_with_no_budget_or_short_passages_are_whole() -> None:
