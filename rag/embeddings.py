@@ -329,6 +329,19 @@ def _torch_threads(n: int):
         torch.set_num_threads(before)
 
 
+def token_counter(tokenizer: Any) -> Callable[[str], int]:
+    """A cached count of word-pieces (no special tokens) by a copy of a `tokenizers.Tokenizer` that never truncates."""
+    backend = copy.deepcopy(tokenizer)
+    backend.no_truncation()  # the model's own copy truncates at its window: lengths must be true
+    backend.no_padding()
+
+    @functools.lru_cache(maxsize=65536)
+    def count(text: str) -> int:
+        return len(backend.encode(text, add_special_tokens=False).ids)
+
+    return count
+
+
 class SentenceTransformerEmbeddings(Embeddings):
     """A packaged sentence-transformers model, or a local model folder, as LangChain `Embeddings` (normalised vectors).
 
@@ -393,15 +406,7 @@ class SentenceTransformerEmbeddings(Embeddings):
 
     @functools.cached_property
     def _count(self) -> Callable[[str], int]:
-        backend = copy.deepcopy(self.model.tokenizer.backend_tokenizer)
-        backend.no_truncation()  # the model's copy truncates at its window: lengths must be true
-        backend.no_padding()
-
-        @functools.lru_cache(maxsize=65536)
-        def count(text: str) -> int:
-            return len(backend.encode(text, add_special_tokens=False).ids)
-
-        return count
+        return token_counter(self.model.tokenizer.backend_tokenizer)
 
     def encode(self, texts: Sequence[str], *, progress: Any = None, group: int = 512) -> np.ndarray:
         """Normalised float32 vectors, one row per text.

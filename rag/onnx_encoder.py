@@ -294,13 +294,9 @@ class OnnxEmbeddings(Embeddings):
 
     @functools.cached_property
     def _count(self) -> Callable[[str], int]:
-        counter = self._runner.counter
+        from rag.embeddings import token_counter
 
-        @functools.lru_cache(maxsize=65536)
-        def count(text: str) -> int:
-            return len(counter.encode(text, add_special_tokens=False).ids)
-
-        return count
+        return token_counter(self._runner.counter)
 
     def encode(self, texts: Sequence[str], *, progress: Any = None) -> np.ndarray:
         """Normalised float32 vectors, one row per text."""
