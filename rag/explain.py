@@ -99,6 +99,10 @@ def explain(answer: Answer, limit: int = 10) -> str:
             )
             if sc["note"]:
                 out.append(f"         {sc['note']}")
+    if "evidence_gate" in v:
+        g = v["evidence_gate"]
+        verdict = "no evidence → the model's answer withheld" if g["abstained"] else "evidence found → answer kept"
+        out.append(f"evidence gate (extractive scorer): {verdict} ({g['reason']})")
     if "fallback" in v:
         fb = v["fallback"]
         out.append(

@@ -63,7 +63,7 @@ def _read_json(path: Path) -> Any:
 def _layout(folder: Path) -> dict[str, Any]:
     """Pooling, normalisation and window of a sentence-transformers folder (mean pooling for a plain HF model)."""
     modules = _read_json(folder / "modules.json")
-    pooling, normalize = "mean", True
+    pooling, normalize = "mean", False  # vectors are always normalised; recorded for the cache key
     for module in modules if isinstance(modules, list) else []:
         kind = str(module.get("type", ""))
         if kind.endswith("Pooling"):

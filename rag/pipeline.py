@@ -419,7 +419,16 @@ class Pipeline:
             reason = "no sentence of the answer is supported by the passages it cites"
             if any(c.status == "refusal" for c in checks):
                 reason = "the model said the passages don't answer"
-        if abstained and policy == "strict" and self.generator.name != "extractive" and not gen.abstained:
+        if not abstained and self.generator.name != "extractive" and self.settings.llm_evidence_gate:
+            # A chat model answers almost anything it is shown; it stands only where the extractive scorer
+            # also finds evidence above the abstention threshold (its vectors are already cached).
+            gate = self.fallback.generate(draft.query, passages)
+            record["evidence_gate"] = {"abstained": gate.abstained, "reason": gate.reason}
+            if gate.abstained:
+                text, abstained, kept = ABSTAIN_TEXT, True, []
+                reason = f"the passages hold no evidence for an answer ({gate.reason}); the model's answer is not shown"
+        gated = "evidence_gate" in record and record["evidence_gate"]["abstained"]  # the fallback would abstain too
+        if abstained and policy == "strict" and self.generator.name != "extractive" and not gen.abstained and not gated:
             fallback = self.fallback.generate(draft.query, passages)
             record["fallback"] = {"generator": "extractive", "abstained": fallback.abstained, "trace": fallback.trace}
             if not fallback.abstained:

@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(0.0, ge=0.0, le=2.0)
     llm_timeout: float = Field(120.0, gt=0, description="seconds to wait for the endpoint")
     llm_context: int = Field(2048, ge=512, le=32768, description="context window of the local model")
+    llm_evidence_gate: bool = Field(
+        True, description="an LLM's answer stands only where the extractive scorer finds evidence above the threshold"
+    )
     llm_passage_words: int = Field(
         100,
         ge=0,

@@ -297,3 +297,26 @@ def test_stream_yields_partials_then_the_checked_answer(pipeline) -> None:
     assert len(partials) == 2 and all(isinstance(g, Generation) and g.partial for g in partials)
     assert isinstance(answer, Answer) and answer.policy == "strict"
     assert statuses(answer) == ["supported"]
+
+
+# --- the evidence gate (llm_evidence_gate) ------------------------------------------------------------------
+NEXT_SESSION = "When is the next Politburo study session on AI scheduled?"
+
+
+def test_the_evidence_gate_withholds_a_copied_answer_to_a_question_the_documents_do_not_answer(pipeline) -> None:
+    """A small model copies a real sentence (the check calls it supported); the extractive scorer finds no
+    evidence for the question, so the answer is withheld."""
+    answer = with_generator(pipeline, FakeGenerator(copied("April 25"))).ask(NEXT_SESSION, policy="flag")
+    assert answer.abstained and answer.text == ABSTAIN_TEXT and not answer.citations
+    gate = answer.trace.verification["evidence_gate"]
+    assert gate["abstained"] and "no evidence" in answer.reason
+    assert "fallback" not in answer.trace.verification  # the extractive scorer already said no
+    ungated = with_generator(pipeline, FakeGenerator(copied("April 25")), llm_evidence_gate=False)
+    assert not ungated.ask(NEXT_SESSION, policy="flag").abstained
+
+
+def test_the_evidence_gate_keeps_an_answer_the_passages_support(pipeline) -> None:
+    answer = with_generator(pipeline, FakeGenerator(copied("gave an explanatory lecture"))).ask(LECTURE)
+    assert not answer.abstained and "Zheng Nanning" in answer.text
+    assert answer.trace.verification["evidence_gate"]["abstained"] is False
+    assert answer.answered_by == "fake"
