@@ -298,10 +298,10 @@ def _ingest_locked(
 
 def _prepare_onnx(settings: Settings) -> None:
     """Make and check the ONNX export the query side will use, while torch is loaded anyway (best effort)."""
-    from rag.onnx_encoder import OnnxUnavailable
+    from rag.onnx_encoder import OnnxUnavailable, ensure_export
 
     try:
-        load_embeddings(settings.embedding_model, threads=settings.threads, runtime=settings.embed_runtime)
+        ensure_export(settings.embedding_model)  # a check of the cache after the first time; no session made
     except (OnnxUnavailable, ConfigError, OSError) as e:
         log.info("ONNX query encoder not prepared (%s): the first question will use torch", e)
 

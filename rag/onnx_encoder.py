@@ -186,6 +186,33 @@ def export(model_folder: Path, digest: str) -> Path:
     return found
 
 
+def ensure_export(name: str, *, allow_export: bool = True) -> tuple[Path, Path, dict[str, Any]]:
+    """(the checked export's folder, the model folder, its layout) for the model `name`, exporting it if needed.
+
+    Raises `OnnxUnavailable` for a model that can't run through ONNX (or isn't exported, with `allow_export`
+    False). Ingest calls it while torch is loaded anyway, so the first question finds the export ready.
+    """
+    from rag.embeddings import EMBEDDING_MODELS, _registered_path, resolve_model, weights_digest
+
+    ref = resolve_model(name)
+    registered = ref.kind == "registered"
+    if ref.kind == "entry-point" or (registered and EMBEDDING_MODELS[name].backend != "sentence-transformers"):
+        raise OnnxUnavailable(f"{name} is not a sentence-transformers model")
+    folder = _registered_path(name) if registered else ref.path
+    if folder is None:
+        raise OnnxUnavailable(f"{name} has no model folder")
+    layout = _layout(folder)
+    # The cache key covers the weights, the tokenizer and the pooling: any change makes a new export.
+    tok_digest = weights_digest_of_file(folder / "tokenizer.json")
+    digest = f"{weights_digest(folder)} {tok_digest} {sorted(layout.items())}"
+    cached = cached_export(digest)
+    if cached is None:
+        if not allow_export:
+            raise OnnxUnavailable(f"no ONNX export of {name} cached yet")
+        cached = export(folder, digest)
+    return cached, folder, layout
+
+
 class _Runner:
     """An exported model and its tokenizer: texts in, pooled and normalised vectors out."""
 
@@ -260,24 +287,11 @@ class OnnxEmbeddings(Embeddings):
     def __init__(
         self, name: str = "all-MiniLM-L6-v2", *, threads: int = 2, batch_size: int = 64, allow_export: bool = True
     ) -> None:
-        from rag.embeddings import EMBEDDING_MODELS, _registered_path, folder_spec, resolve_model, weights_digest
+        from rag.embeddings import EMBEDDING_MODELS, folder_spec, resolve_model
 
         ref = resolve_model(name)
         registered = ref.kind == "registered"
-        if ref.kind == "entry-point" or (registered and EMBEDDING_MODELS[name].backend != "sentence-transformers"):
-            raise OnnxUnavailable(f"{name} is not a sentence-transformers model")
-        folder = _registered_path(name) if registered else ref.path
-        if folder is None:
-            raise OnnxUnavailable(f"{name} has no model folder")
-        layout = _layout(folder)
-        # The cache key covers the weights, the tokenizer and the pooling: any change makes a new export.
-        tok_digest = weights_digest_of_file(folder / "tokenizer.json")
-        digest = f"{weights_digest(folder)} {tok_digest} {sorted(layout.items())}"
-        cached = cached_export(digest)
-        if cached is None:
-            if not allow_export:
-                raise OnnxUnavailable(f"no ONNX export of {name} cached yet")
-            cached = export(folder, digest)
+        cached, folder, layout = ensure_export(name, allow_export=allow_export)
         self.name, self.path, self.export_dir = ref.name, folder, cached
         self.spec = EMBEDDING_MODELS[name] if registered else folder_spec(folder)
         self.threads, self.batch_size = threads, batch_size
