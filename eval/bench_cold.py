@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -22,15 +21,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from eval.bench_serve import GROUNDED, clean_env
+
 QUESTION = "Who gave the lecture at the Politburo study session on AI?"
 BASELINE = [sys.executable, "-c", "import sentence_transformers"]
 
 
 def _env(home: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GROUNDED_")}
-    env.update(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"), XDG_DATA_HOME=str(home / ".local/share"))
-    env.update(extra)
-    return env
+    return clean_env(home, extra)
 
 
 def _timed(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
@@ -42,18 +40,14 @@ def _timed(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
     return seconds, done.stdout
 
 
-def grounded() -> str:
-    return str(Path(sys.executable).with_name("grounded"))
-
-
 def run(index: Path | None, runs: int, question: str = QUESTION, multilingual: bool = False) -> dict[str, Any]:
     home = Path(tempfile.mkdtemp(prefix="grounded-bench-cold-"))
     if index is None:
         index = home / "index"
         flags = ["--multilingual"] if multilingual else []
-        cmd = [grounded(), "ingest", "--index", str(index), *flags]
+        cmd = [str(GROUNDED), "ingest", "--index", str(index), *flags]
         subprocess.run(cmd, env=_env(home), check=True, capture_output=True)
-    ask = [grounded(), "ask", "--index", str(index), question]
+    ask = [str(GROUNDED), "ask", "--index", str(index), question]
     # One untimed run of each: the ONNX export (first use on this machine) and the OS file cache.
     _timed(ask, _env(home))
     _timed(BASELINE, _env(home))

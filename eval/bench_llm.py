@@ -16,12 +16,12 @@ import argparse
 import json
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from eval.bench_serve import GROUNDED
 from rag.pipeline import Pipeline
 from rag.settings import Settings
 
@@ -73,8 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     index = args.index
     if index is None:
         index = Path(tempfile.mkdtemp(prefix="grounded-bench-llm-")) / "index"
-        grounded = str(Path(sys.executable).with_name("grounded"))
-        subprocess.run([grounded, "ingest", "-q", "--index", str(index)], check=True, capture_output=True)
+        subprocess.run([str(GROUNDED), "ingest", "-q", "--index", str(index)], check=True, capture_output=True)
     lines = [json.loads(x) for x in DEMO.read_text(encoding="utf-8").splitlines() if x.strip()]
     questions = [r["question"] for r in lines if r.get("answerable", True)][: args.questions + 1]
     result = run(index, questions, args.words)

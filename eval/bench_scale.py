@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from eval.bench_serve import GROUNDED, clean_env
+
 ANCHORS = 2000
 PROBE = r"""
 import json, sys, time
@@ -154,12 +156,6 @@ def write_corpus(bench: Path, root: Path, target_chunks: int) -> list[Path]:
     return stages
 
 
-def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GROUNDED_")}
-    env.update(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"), XDG_DATA_HOME=str(home / ".local/share"))
-    return env
-
-
 def _median_seconds(cmd: list[str], env: dict[str, str], runs: int = 3) -> float:
     times = []
     for _ in range(runs):
@@ -179,7 +175,7 @@ def run(bench: Path, sizes: list[int], out: Path, questions: int = 30, keep: boo
     from rag.settings import Settings
 
     home = Path(tempfile.mkdtemp(prefix="grounded-bench-scale-"))
-    os.environ.update(_env(home))
+    os.environ.update(clean_env(home))
     corpus = home / "corpus"
     stages = write_corpus(bench, corpus, max(sizes))
     qs = list(load_beir(bench / "scifact" / "beir", "test").queries.values())[: questions + 1]
@@ -189,7 +185,7 @@ def run(bench: Path, sizes: list[int], out: Path, questions: int = 30, keep: boo
     derived = _DerivedEmbeddings(real)
     real_load = indexer.load_embeddings
     indexer.load_embeddings = lambda name, **kw: derived if name == settings.embedding_model else real_load(name, **kw)
-    grounded = str(Path(sys.executable).with_name("grounded"))
+    grounded = str(GROUNDED)
     rows: list[dict[str, Any]] = []
     done: list[Path] = []
     try:
@@ -202,7 +198,7 @@ def run(bench: Path, sizes: list[int], out: Path, questions: int = 30, keep: boo
                 indexer.ingest(batch, settings, progress=False)
                 done.extend(batch)
             build = time.perf_counter() - t0
-            env = _env(home)
+            env = clean_env(home)
             probe = subprocess.run(
                 [sys.executable, "-c", PROBE, str(settings.index), json.dumps(qs)],
                 env=env,

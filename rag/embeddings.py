@@ -276,7 +276,6 @@ class SentenceVectors:
         self.model, self.size = model, size
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
-        self.encoded = 0  # texts sent to the model (a test and the benchmarks read it)
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         with self._lock:
@@ -285,7 +284,6 @@ class SentenceVectors:
         with self._lock:
             for t, v in zip(todo, fresh, strict=True):
                 self._cache[t] = np.asarray(v, dtype=np.float32)
-            self.encoded += len(todo)
             rows = [self._cache[t] for t in texts]
             for t in texts:
                 self._cache.move_to_end(t)
@@ -297,11 +295,12 @@ class SentenceVectors:
 
 
 _SHARED_VECTORS: dict[int, SentenceVectors] = {}
+_SHARED_LOCK = threading.Lock()
 
 
 def sentence_vectors(model: Any) -> SentenceVectors:
     """The process-wide `SentenceVectors` of `model` (one per encoder object)."""
-    with _DIGEST_LOCK:
+    with _SHARED_LOCK:
         found = _SHARED_VECTORS.get(id(model))
         if found is None or found.model is not model:
             found = _SHARED_VECTORS[id(model)] = SentenceVectors(model)
@@ -568,7 +567,8 @@ def load_embeddings(
                     raise ConfigError(
                         f"embedding model {name!r} cannot run through ONNX ({e}): set GROUNDED_EMBED_RUNTIME=torch"
                     ) from None
-                return load_embeddings(name, threads=threads, batch_size=batch_size, precision=precision)
+                # Kept under this key too: a model that can't be exported is not tried again on every load.
+                _CACHE[key] = load_embeddings(name, threads=threads, batch_size=batch_size, precision=precision)
         else:
             backend = _BACKENDS[EMBEDDING_MODELS[name].backend if ref.kind == "registered" else "sentence-transformers"]
             _CACHE[key] = backend(name, threads=threads, batch_size=batch_size, precision=precision)

@@ -518,7 +518,7 @@ class Index:
             keyword.save(keyword.build(texts), tmp)
             (tmp / "ids.json").write_text(json.dumps([c.id for c in chunks]), encoding="utf-8")
             vocabulary_of(texts).save(tmp / VOCABULARY_FILE)
-            runs = set().union(*(cjk_runs(t) for t in [*texts, *(c.text for c in chunks)]))
+            runs = set().union(*(cjk_runs(t) for t in texts))  # embed_text holds the chunk's text after a newline
             if len(runs) <= MAX_SAVED_RUNS:  # a Chinese corpus: jieba is needed anyway, and the file would be big
                 saved = {"tokenizer": TOKENIZER, "runs": segment_runs(runs)}
                 (tmp / CJK_RUNS_FILE).write_text(json.dumps(saved, ensure_ascii=False), encoding="utf-8")

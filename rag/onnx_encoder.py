@@ -52,16 +52,11 @@ def _cache_root() -> Path:
     return Path(platformdirs.user_cache_dir("grounded", appauthor=False)) / "onnx"
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-
-
 @functools.lru_cache(maxsize=16)
 def _layout(folder: Path) -> dict[str, Any]:
     """Pooling, normalisation and window of a sentence-transformers folder (mean pooling for a plain HF model)."""
+    from rag.embeddings import _read_json, folder_spec
+
     modules = _read_json(folder / "modules.json")
     pooling, normalize = "mean", False  # vectors are always normalised; recorded for the cache key
     for module in modules if isinstance(modules, list) else []:
@@ -82,17 +77,7 @@ def _layout(folder: Path) -> dict[str, Any]:
             raise OnnxUnavailable(f"module {kind} has no ONNX equivalent here")
     if not (folder / "tokenizer.json").is_file():
         raise OnnxUnavailable(f"{folder} has no tokenizer.json (a fast tokenizer)")
-    window = _read_json(folder / "sentence_bert_config.json").get("max_seq_length")
-    hf = _read_json(folder / "config.json")
-    window = int(window or min(int(hf.get("max_position_embeddings") or 512), 512))
-    return {"pooling": pooling, "normalize": normalize, "window": window}
-
-
-def weights_digest_of_file(path: Path) -> str:
-    """sha256 of one file (cached by path, size and mtime)."""
-    from rag.embeddings import _file_sha256
-
-    return _file_sha256(path)
+    return {"pooling": pooling, "normalize": normalize, "window": folder_spec(folder).max_tokens}
 
 
 def _export_folder(key: str) -> Path:
@@ -102,6 +87,8 @@ def _export_folder(key: str) -> Path:
 def cached_export(key: str) -> Path | None:
     """The cached, checked export for `key` (weights, tokenizer and pooling digest), or None."""
     folder = _export_folder(key)
+    from rag.embeddings import _read_json
+
     check = _read_json(folder / "verified.json")
     ok = (folder / "model.onnx").is_file() and check.get("min_cosine", 0.0) >= MIN_COSINE
     return folder if ok else None
@@ -192,7 +179,7 @@ def ensure_export(name: str, *, allow_export: bool = True) -> tuple[Path, Path, 
     Raises `OnnxUnavailable` for a model that can't run through ONNX (or isn't exported, with `allow_export`
     False). Ingest calls it while torch is loaded anyway, so the first question finds the export ready.
     """
-    from rag.embeddings import EMBEDDING_MODELS, _registered_path, resolve_model, weights_digest
+    from rag.embeddings import EMBEDDING_MODELS, _file_sha256, _registered_path, resolve_model, weights_digest
 
     ref = resolve_model(name)
     registered = ref.kind == "registered"
@@ -203,7 +190,7 @@ def ensure_export(name: str, *, allow_export: bool = True) -> tuple[Path, Path, 
         raise OnnxUnavailable(f"{name} has no model folder")
     layout = _layout(folder)
     # The cache key covers the weights, the tokenizer and the pooling: any change makes a new export.
-    tok_digest = weights_digest_of_file(folder / "tokenizer.json")
+    tok_digest = _file_sha256(folder / "tokenizer.json")
     digest = f"{weights_digest(folder)} {tok_digest} {sorted(layout.items())}"
     cached = cached_export(digest)
     if cached is None:

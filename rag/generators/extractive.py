@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -709,10 +709,14 @@ def _neighbour_any(prep: _Prepared, i: int) -> Unit | None:
     return None
 
 
-def _select_units(
-    cands: Sequence[Candidate], prep: _Prepared, passages: Sequence[Hit], threshold: float, max_sentences: int
+def _pick(
+    cands: Sequence[Candidate],
+    threshold: float,
+    max_sentences: int,
+    words_of: Callable[[Candidate], set[str]],
+    group_of: Callable[[Candidate], list[Candidate]],
 ) -> list[list[Candidate]]:
-    """Fact: the best unit, then close runners-up that add something new; a list intro brings its items."""
+    """The best candidate, then close runners-up (≥ 85% of its score) that add something new, each with its group."""
     best = cands[0].score
     chosen: list[list[Candidate]] = []
     seen: list[set[str]] = []
@@ -721,18 +725,29 @@ def _select_units(
             break
         if chosen and c.text[:1].islower():
             continue  # a fragment (the source broke the sentence across lines) only as the main answer
-        words = prep.stems[c.i] if c.i >= 0 else stems(c.text)
+        words = words_of(c)
         if any(len(words & w) / max(1, len(words | w)) > 0.5 for w in seen):
             continue
+        chosen.append(group_of(c))
+        seen.append(words)
+    return chosen
+
+
+def _select_units(
+    cands: Sequence[Candidate], prep: _Prepared, passages: Sequence[Hit], threshold: float, max_sentences: int
+) -> list[list[Candidate]]:
+    """Fact: the best unit, then close runners-up that add something new; a list intro brings its items."""
+
+    def group_of(c: Candidate) -> list[Candidate]:
         group = [c]
         n, u = prep.units[c.i]
         if u.intro:
             nxt = _neighbour_any(prep, c.i)
             if nxt is not None and nxt.kind == "item" and nxt.group is not None:
                 group += [_as_candidate(c, j, prep) for j in _group_items(prep, passages, n, nxt.group)[:8]]
-        chosen.append(group)
-        seen.append(words)
-    return chosen
+        return group
+
+    return _pick(cands, threshold, max_sentences, lambda c: prep.stems[c.i] if c.i >= 0 else stems(c.text), group_of)
 
 
 def skipped_instructions(passages: Sequence[Hit], limit: int = 5) -> list[dict[str, Any]]:
@@ -752,21 +767,13 @@ def select(
 
     A sentence that introduces a list ("Xi outlined four strengths:") brings its list items.
     """
-    best = cands[0].score
-    chosen: list[list[Candidate]] = []
-    seen: list[set[str]] = []
-    for c in cands:
-        if len(chosen) >= max_sentences or c.score < max(threshold, 0.85 * best):
-            break
-        if chosen and c.text[:1].islower():
-            continue  # a fragment (the source broke the sentence across lines) only as the main answer
-        words = stems(c.text)
-        if any(len(words & w) / max(1, len(words | w)) > 0.5 for w in seen):
-            continue
-        group = [c, *_list_items(c, passages[c.n - 1].chunk.text)]
-        chosen.append(group)
-        seen.append(words)
-    return chosen
+    return _pick(
+        cands,
+        threshold,
+        max_sentences,
+        lambda c: stems(c.text),
+        lambda c: [c, *_list_items(c, passages[c.n - 1].chunk.text)],
+    )
 
 
 def _list_items(intro: Candidate, passage: str, limit: int = 8) -> list[Candidate]:
